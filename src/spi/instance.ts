@@ -44,16 +44,34 @@ export interface DestroyContext {
   Reason: 'terminate' | 'rolling_update';
 }
 
+/** Options of {@link InstancePlugin.provision}. */
+export interface ProvisionOptions {
+  /**
+   * `true` (default): resolve when the instance exists as asked. `false`: resolve with the ID as
+   * soon as the work is safely started; describe reports it as pending until it exists.
+   */
+  wait?: boolean;
+  /** Aborts the wait (and the vCenter task where it can be cancelled). */
+  signal?: AbortSignal;
+  /** Progress of the vCenter work, 0..100. */
+  onProgress?: (event: { phase: string; percent?: number }) => void;
+}
+
+/** Options of {@link InstancePlugin.destroy}. */
+export interface DestroyOptions {
+  signal?: AbortSignal;
+}
+
 /** The five operations of an InfraKit instance plugin. */
 export interface InstancePlugin {
   /** Checks instance properties; throws a ValidationError listing every problem. */
   validate(properties: JsonValue | undefined): Promise<void>;
   /** Creates an instance and returns its ID. */
-  provision(spec: InstanceSpec): Promise<InstanceID>;
+  provision(spec: InstanceSpec, options?: ProvisionOptions): Promise<InstanceID>;
   /** Replaces the instance's tags with `labels` merged over the existing ones. */
   label(id: InstanceID, labels: Record<string, string>): Promise<void>;
   /** Removes an instance; an instance that is already gone is not an error. */
-  destroy(id: InstanceID, context: DestroyContext): Promise<void>;
+  destroy(id: InstanceID, context: DestroyContext, options?: DestroyOptions): Promise<void>;
   /** Lists the instances whose tags include every one of `tags`. */
   describe(tags: Record<string, string>, options?: { properties?: boolean }): Promise<InstanceDescription[]>;
 }
