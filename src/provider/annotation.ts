@@ -58,6 +58,13 @@ export const DELETED_ANNOTATION = 'Deleted by InfraKit';
  */
 export const MAX_ANNOTATION_LENGTH = 32 * 1024;
 
+/**
+ * Longest group id or config hash (lines 0 and 1). Real ones are far shorter (a group id is a
+ * folder name, at most 80 characters; a hash is 32); the bound keeps a garbage first line from
+ * being taken for a group.
+ */
+export const MAX_ID_LENGTH = 1024;
+
 /** Prefix of the marker line (line 2); the version number and a space follow. */
 export const ANNOTATION_MARKER_PREFIX = 'infrakit-vsphere/v';
 
@@ -146,6 +153,7 @@ export function utf8Length(text: string): number {
 function lineProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return `expected a string, got ${value === null ? 'null' : typeof value}`;
   if (value.length === 0) return 'must not be empty';
+  if (value.length > MAX_ID_LENGTH) return `longer than ${MAX_ID_LENGTH} characters`;
   if (value.trim() !== value) return 'must not have leading or trailing whitespace';
   const bad = findControlChar(value);
   if (bad >= 0)
