@@ -483,6 +483,7 @@ export function parseProperties(
     if (parsed === undefined) return undefined;
     if ('error' in parsed) {
       issues.push({ field: `defaults.${name}`, message: parsed.error });
+      failed.add(`defaults.${name}`);
       return undefined;
     }
     return parsed.value as string;
@@ -515,7 +516,7 @@ export function parseProperties(
   }
 
   const datastore = get<string>('Datastore') ?? defaultDatastore;
-  if (datastore === undefined && !failed.has('Datastore')) {
+  if (datastore === undefined && !failed.has('Datastore') && !failed.has('defaults.datastore')) {
     issues.push({ field: f('Datastore'), message: 'required (no provider default datastore is set)' });
   }
 
@@ -556,7 +557,11 @@ export function parseProperties(
   let host = get<string>('Hostname');
   if (host === undefined && cluster === undefined && resourcePool === undefined) {
     host = defaultHost;
-    const placementKeyFailed = failed.has('Hostname') || failed.has('Cluster') || failed.has('ResourcePool');
+    const placementKeyFailed =
+      failed.has('Hostname') ||
+      failed.has('Cluster') ||
+      failed.has('ResourcePool') ||
+      failed.has('defaults.host');
     if (host === undefined && !placementKeyFailed) {
       issues.push({
         field: f('Hostname'),
