@@ -756,3 +756,55 @@ describe('inventory path helpers', () => {
     });
   }
 });
+
+describe('docs/properties.md examples', () => {
+  it('the ISO VM written with the original spellings', () => {
+    assert.deepEqual(
+      parseProperties({
+        Datastore: 'datastore1',
+        Hostname: 'esxi01.example.com',
+        Network: 'VM Network',
+        isoPath: '[isos] linuxkit/linuxkit-efi.iso',
+        vmPrefix: 'lk',
+        CPUs: '1',
+        MEM: '1024',
+        persistantSZ: 2048,
+        PowerOn: 'true',
+      }),
+      {
+        datastore: 'datastore1',
+        isoDatastore: 'isos',
+        host: 'esxi01.example.com',
+        network: 'VM Network',
+        isoPath: 'linuxkit/linuxkit-efi.iso',
+        vmPrefix: 'lk',
+        cpus: 1,
+        memoryMB: 1024,
+        diskMB: 2048,
+        powerOn: true,
+        linkedClone: false,
+        guestId: 'otherLinux64Guest',
+        waitForIP: false,
+      } satisfies VMProperties,
+    );
+  });
+
+  it('the error example', () => {
+    const error = fail({
+      cpus: 2,
+      Template: 't',
+      ISOPath: 'x.iso',
+      Memory: 1000.5,
+      vCenterURL: 'https://u:p@vc/sdk',
+    });
+    assert.deepEqual(fields(error), [
+      'Properties.cpus',
+      'Properties.Memory',
+      'Properties.vCenterURL',
+      'Properties.Template, Properties.ISOPath',
+      'Properties.Datastore',
+      'Properties.Hostname',
+    ]);
+    assert.ok(!error.message.includes('u:p'));
+  });
+});
