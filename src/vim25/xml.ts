@@ -1,0 +1,241 @@
+/**
+ * A small, strict XML 1.0 reader for SOAP responses: elements, attributes, text, CDATA, comments and
+ * processing instructions, the five predefined entities and character references. It has no DTD
+ * support at all (a DOCTYPE is refused), so no entity expansion or external fetch can happen.
+ *
+ * It exists because fast-xml-parser 5.12 spends about 100 ms on a 2,000-VM RetrievePropertiesEx
+ * (1.6 MB) on the reference machine, before any vim25 decoding; this reader builds the same tree
+ * in about a tenth of that (see docs/vim25-codec.md). Text is kept exactly as sent: no trimming,
+ * whitespace-only text preserved.
+ */
+import { DecodeError } from './errors.ts';
+
+/** An element of the parsed document. */
+export interface XmlElement {
+  /** Qualified name as written, e.g. `soapenv:Body` or `returnval`. */
+  readonly name: string;
+  /** Attributes as alternating name/value pairs (values decoded), or undefined when there are none. */
+  readonly attrs: string[] | undefined;
+  /** Child elements in document order, or undefined when there are none. */
+  children: XmlElement[] | undefined;
+  /**
+   * Character data (text and CDATA, entities decoded) that came before the first child element.
+   * For a leaf this is its whole text; text between child elements is formatting and is not kept.
+   */
+  text: string;
+}
+
+/** Deeper documents are refused: vim25 nests a few dozen levels, and the decoder recurses. */
+export const MAX_DEPTH = 512;
+
+// Name characters by ASCII code: 2 may start a name, 1 may only continue one. Every non-ASCII
+// character is accepted, a little wider than the XML Name production, which costs nothing in safety
+// and keeps the scan to a table lookup (a regex per tag was a tenth of the parse time).
+const NAME_CHARS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z_:]/.test(ch)) NAME_CHARS[c] = 2;
+  else if (/[0-9.-]/.test(ch)) NAME_CHARS[c] = 1;
+}
+const ENTITY = /&(?:(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_][\w.-]*);)?/g;
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const LINE_END = /\r\n?/g;
+const ATTR_WHITESPACE = /[\t\n\r]/g;
+
+function fail(message: string, offset: number): never {
+  throw new DecodeError(`malformed XML at offset ${offset}: ${message}`);
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 9 || c === 13;
+}
+
+/** Decodes entity and character references; an unknown entity or a bare `&` is an error. */
+function decodeEntities(raw: string, offset: number): string {
+  return raw.replace(ENTITY, (match: string, ref: string | undefined, at: number) => {
+    if (ref === undefined) fail(`'&' must start an entity reference (${JSON.stringify(match)})`, offset + at);
+    if (ref.charCodeAt(0) !== 35 /* # */) {
+      const named = PREDEFINED[ref];
+      if (named === undefined) fail(`undeclared entity &${ref};`, offset + at);
+      return named;
+    }
+    const code = ref.charCodeAt(1) === 120 /* x */ ? Number.parseInt(ref.slice(2), 16) : Number(ref.slice(1));
+    // NUL, surrogates and values past Unicode cannot be characters. Other C0 controls are kept
+    // (XML 1.1 allows them as references) so that no text the server sent is lost.
+    if (code === 0 || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
+      fail(`character reference &${ref}; is not a character`, offset + at);
+    }
+    return String.fromCodePoint(code);
+  });
+}
+
+/** Applies XML end-of-line handling, then decodes references. */
+function decodeText(raw: string, offset: number): string {
+  let text = raw;
+  if (text.indexOf('\r') >= 0) text = text.replace(LINE_END, '\n');
+  if (text.indexOf('&') >= 0) text = decodeEntities(text, offset);
+  return text;
+}
+
+function readName(src: string, at: number): string {
+  const first = src.charCodeAt(at);
+  if (!(first >= 128 ? first !== 0xfeff : NAME_CHARS[first] === 2)) fail('expected a name', at);
+  let end = at + 1;
+  for (;;) {
+    const c = src.charCodeAt(end);
+    // Past the end charCodeAt is NaN, which fails both tests and stops the scan.
+    if (c < 128 ? NAME_CHARS[c] !== 0 : c >= 128) end++;
+    else break;
+  }
+  return src.slice(at, end);
+}
+
+/**
+ * Parses a whole document and returns its root element.
+ *
+ * @throws DecodeError when the text is not well-formed XML, holds a DOCTYPE, or nests deeper than
+ *   {@link MAX_DEPTH}
+ */
+export function parseXml(src: string): XmlElement {
+  const len = src.length;
+  let i = src.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let root: XmlElement | undefined;
+  const stack: XmlElement[] = [];
+  let current: XmlElement | undefined;
+
+  while (i < len) {
+    const lt = src.indexOf('<', i);
+    const textEnd = lt < 0 ? len : lt;
+    if (textEnd > i) {
+      if (current === undefined) {
+        for (let k = i; k < textEnd; k++)
+          if (!isSpace(src.charCodeAt(k))) fail('text outside the root element', k);
+      } else if (current.children === undefined) {
+        current.text += decodeText(src.slice(i, textEnd), i);
+      } else {
+        // Formatting between child elements is dropped, but it must still be well-formed.
+        const between = src.slice(i, textEnd);
+        if (between.indexOf('&') >= 0) decodeEntities(between, i);
+      }
+    }
+    if (lt < 0) break;
+    const next = src.charCodeAt(lt + 1);
+
+    if (next === 47 /* / */) {
+      const name = readName(src, lt + 2);
+      let k = lt + 2 + name.length;
+      while (isSpace(src.charCodeAt(k))) k++;
+      if (src.charCodeAt(k) !== 62 /* > */) fail(`expected '>' to end </${name}`, k);
+      if (current === undefined || current.name !== name) {
+        fail(current ? `</${name}> closes <${current.name}>` : `</${name}> has no open element`, lt);
+      }
+      stack.pop();
+      current = stack[stack.length - 1];
+      i = k + 1;
+      continue;
+    }
+
+    if (next === 33 /* ! */) {
+      if (src.startsWith('<!--', lt)) {
+        const end = src.indexOf('-->', lt + 4);
+        if (end < 0) fail('unterminated comment', lt);
+        i = end + 3;
+      } else if (src.startsWith('<![CDATA[', lt)) {
+        const end = src.indexOf(']]>', lt + 9);
+        if (end < 0) fail('unterminated CDATA section', lt);
+        if (current === undefined) fail('CDATA outside the root element', lt);
+        let data = src.slice(lt + 9, end);
+        if (data.indexOf('\r') >= 0) data = data.replace(LINE_END, '\n');
+        if (current.children === undefined) current.text += data;
+        i = end + 3;
+      } else if (src.startsWith('<!DOCTYPE', lt)) {
+        fail('a DOCTYPE is not allowed in a SOAP message', lt);
+      } else {
+        fail('unexpected markup declaration', lt);
+      }
+      continue;
+    }
+
+    if (next === 63 /* ? */) {
+      const end = src.indexOf('?>', lt + 2);
+      if (end < 0) fail('unterminated processing instruction', lt);
+      i = end + 2;
+      continue;
+    }
+
+    // Start tag.
+    if (current === undefined && root !== undefined) fail('content after the root element', lt);
+    const name = readName(src, lt + 1);
+    let k = lt + 1 + name.length;
+    let attrs: string[] | undefined;
+    let selfClosing = false;
+    for (;;) {
+      const before = k;
+      while (isSpace(src.charCodeAt(k))) k++;
+      const c = src.charCodeAt(k);
+      if (c === 62 /* > */) {
+        k++;
+        break;
+      }
+      if (c === 47 /* / */) {
+        if (src.charCodeAt(k + 1) !== 62) fail("expected '>' after '/'", k + 1);
+        k += 2;
+        selfClosing = true;
+        break;
+      }
+      if (Number.isNaN(c)) fail(`unterminated start tag <${name}`, lt);
+      if (k === before) fail('expected whitespace before an attribute', k);
+      const attrName = readName(src, k);
+      k += attrName.length;
+      while (isSpace(src.charCodeAt(k))) k++;
+      if (src.charCodeAt(k) !== 61 /* = */) fail(`expected '=' after attribute ${attrName}`, k);
+      k++;
+      while (isSpace(src.charCodeAt(k))) k++;
+      const quote = src.charCodeAt(k);
+      if (quote !== 34 && quote !== 39) fail(`attribute ${attrName} value must be quoted`, k);
+      const end = src.indexOf(quote === 34 ? '"' : "'", k + 1);
+      if (end < 0) fail(`unterminated value of attribute ${attrName}`, k);
+      let value = src.slice(k + 1, end);
+      if (value.indexOf('<') >= 0) fail(`'<' in the value of attribute ${attrName}`, k);
+      // Attribute-value normalization: literal whitespace becomes a space, references do not.
+      if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\t') >= 0) {
+        value = value.replace(LINE_END, ' ').replace(ATTR_WHITESPACE, ' ');
+      }
+      if (value.indexOf('&') >= 0) value = decodeEntities(value, k + 1);
+      if (attrs === undefined) attrs = [];
+      else
+        for (let a = 0; a < attrs.length; a += 2)
+          if (attrs[a] === attrName) fail(`duplicate attribute ${attrName}`, k);
+      attrs.push(attrName, value);
+      k = end + 1;
+    }
+    const element: XmlElement = { name, attrs, children: undefined, text: '' };
+    if (current === undefined) root = element;
+    else if (current.children === undefined) current.children = [element];
+    else current.children.push(element);
+    if (!selfClosing) {
+      if (stack.length >= MAX_DEPTH) fail(`elements nest deeper than ${MAX_DEPTH} levels`, lt);
+      stack.push(element);
+      current = element;
+    }
+    i = k;
+  }
+
+  if (current !== undefined) fail(`<${current.name}> is not closed`, len);
+  if (root === undefined) fail('no root element', len);
+  return root;
+}
+
+/** The part of a qualified name after the prefix: `soapenv:Body` -> `Body`. */
+export function localName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon < 0 ? name : name.slice(colon + 1);
+}
+
+/** Value of the attribute named exactly `name`, or undefined. */
+export function attribute(element: XmlElement, name: string): string | undefined {
+  const attrs = element.attrs;
+  if (attrs === undefined) return undefined;
+  for (let a = 0; a < attrs.length; a += 2) if (attrs[a] === name) return attrs[a + 1];
+  return undefined;
+}
