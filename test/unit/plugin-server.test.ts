@@ -564,7 +564,7 @@ describe('concurrency and timing', () => {
   it('serves 50 concurrent requests concurrently', async () => {
     const harness = await startHarness();
     harness.main.onDescribe = async (tags) => {
-      await sleep(100);
+      await sleep(200);
       return [{ ID: tags.n ?? '?', Tags: { ...tags } }];
     };
     try {
@@ -575,8 +575,8 @@ describe('concurrency and timing', () => {
         ),
       );
       const elapsed = Date.now() - started;
-      // Serially this would take 50 x 100 ms = 5 s.
-      assert.ok(elapsed < 2000, `50 requests took ${elapsed} ms`);
+      // Serially this would take 50 x 200 ms = 10 s.
+      assert.ok(elapsed < 4000, `50 requests took ${elapsed} ms`);
       replies.forEach(({ reply }, n) => {
         assert.equal(reply.id, `c-${n}`);
         assert.deepEqual(reply.result, {
@@ -615,7 +615,7 @@ describe('concurrency and timing', () => {
     process.on('unhandledRejection', onUnhandled);
     const harness = await startHarness({ answerWithinMs: 100 });
     harness.main.onDestroy = async () => {
-      await sleep(300);
+      await sleep(1000);
       throw new VSphereError('VIM_FAULT', 'vCenter refused: VM is locked');
     };
     try {
@@ -627,7 +627,7 @@ describe('concurrency and timing', () => {
       });
       const elapsed = Date.now() - started;
       assert.deepEqual(reply.result, { Type: '', OK: true });
-      assert.ok(elapsed >= 90 && elapsed < 290, `answered after ${elapsed} ms`);
+      assert.ok(elapsed >= 90 && elapsed < 900, `answered after ${elapsed} ms`);
       assert.equal(harness.backgroundFailures.length, 0);
       await harness.server.settled();
       assert.equal(harness.backgroundFailures.length, 1);
