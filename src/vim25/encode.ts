@@ -210,6 +210,8 @@ function encodeAny(name: string, value: unknown, path: string): string {
   if (value !== null && typeof value === 'object') {
     const t = (value as Record<string, unknown>)._type;
     if (typeof t !== 'string') throw new EncodeError(path, 'an object in an anyType field needs a _type');
+    if (t === 'ManagedObjectReference')
+      return encodeMoRef(name, value, path, ' xsi:type="ManagedObjectReference"');
     // Declared as `anyType`, so the runtime type always differs and xsi:type is always written.
     return encodeObject(name, 'anyType', value, path);
   }

@@ -9,6 +9,7 @@ import {
   moref,
   VimFault,
 } from '../../src/vim25/index.ts';
+import { largeRetrieveResponse } from '../vim25/bench-decode.ts';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../vim25/fixtures/${name}`, import.meta.url), 'utf8');
@@ -570,6 +571,38 @@ describe('decodeResponse: faults', () => {
         assert.equal(error.detail.privilegeId, 'System.View');
         return true;
       },
+    );
+  });
+});
+
+describe('decodeResponse: large responses', () => {
+  const bestOf = (runs: number, fn: () => void): number => {
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      fn();
+      best = Math.min(best, performance.now() - start);
+    }
+    return best;
+  };
+
+  it('decodes 2,000 VMs completely', () => {
+    const objects = objectsOf(decodeResponse(largeRetrieveResponse(2000), 'RetrievePropertiesEx'));
+    assert.equal(objects.length, 2000);
+    assert.equal(new Set(objects.map((o) => o.obj.value)).size, 2000);
+    for (const o of objects) assert.ok(Array.isArray(o.props.get('guest.net')));
+  });
+
+  it('takes time linear in the size (no quadratic work)', (t) => {
+    const small = largeRetrieveResponse(500);
+    const large = largeRetrieveResponse(4000);
+    const smallMs = bestOf(3, () => decodeResponse(small, 'RetrievePropertiesEx'));
+    const largeMs = bestOf(3, () => decodeResponse(large, 'RetrievePropertiesEx'));
+    t.diagnostic(`500 VMs ${smallMs.toFixed(1)} ms, 4000 VMs ${largeMs.toFixed(1)} ms`);
+    // 8x the data: linear work is about 8x the time, quadratic would be 64x.
+    assert.ok(
+      largeMs < smallMs * 24,
+      `500 VMs ${smallMs.toFixed(1)} ms but 4000 VMs ${largeMs.toFixed(1)} ms`,
     );
   });
 });

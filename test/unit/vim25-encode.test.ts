@@ -530,6 +530,11 @@ describe('encodeRequest: anyType values', () => {
       '<value type="VirtualMachine" xsi:type="ManagedObjectReference">vm-1</value>',
     ],
     [
+      'plain MoRef object',
+      { _type: 'ManagedObjectReference', type: 'Folder', value: 'group-1' },
+      '<value type="Folder" xsi:type="ManagedObjectReference">group-1</value>',
+    ],
+    [
       'string array',
       ['a', 'b'],
       '<value xsi:type="ArrayOfString"><string>a</string><string>b</string></value>',

@@ -1,7 +1,8 @@
 /**
  * Measures decodeResponse on a large RetrievePropertiesEx: `node test/vim25/bench-decode.ts [vms]`.
- * The document repeats the VM objects of the captured vcsim fixture (name, power state, guest IP,
- * guest NICs, annotation, parent), renumbered, which is what a provider's describe call reads.
+ * The document repeats the VM objects of the captured vcsim fixture with the five properties a provider's
+ * describe call reads (name, power state, guest IP, guest NICs, annotation), renumbered: 2,000 VMs make
+ * about 1.8 MB.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeResponse } from '../../src/vim25/index.ts';
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/retrieve-vms.xml');
-const DROPPED = ['config.extraConfig', 'summary.config.numCpu', 'config.template'];
+const DROPPED = ['config.extraConfig', 'summary.config.numCpu', 'config.template', 'parent'];
 
 /** A RetrievePropertiesEx response with `vmCount` VM objects built from the vcsim fixture. */
 export function largeRetrieveResponse(vmCount: number): string {
