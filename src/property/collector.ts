@@ -1,0 +1,166 @@
+/**
+ * The PropertyCollector, the one way to read vCenter in bulk: RetrievePropertiesEx with every
+ * result page (ContinueRetrievePropertiesEx), and ContainerView helpers. Reading a property
+ * object by object is the round-trip trap pyvmomi users fall into; everything here is batched.
+ */
+import type { InvokeOptions, Session } from '../session/session.ts';
+import { type ManagedObjectReference, type VimFault, vimFaultFromLocalized } from '../vim25/index.ts';
+import type { ObjectContent, PropertyFilterSpec, RetrieveResult } from '../vim25/types.ts';
+
+export interface RetrieveOptions {
+  /** Objects per page asked of the server (vCenter may send fewer). */
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+/** One object's properties as a path → value map, with the paths vCenter could not read. */
+export interface ObjectProperties {
+  obj: ManagedObjectReference;
+  props: Map<string, unknown>;
+  /** Paths that came back in missingSet, with their fault. */
+  missing: Map<string, VimFault>;
+}
+
+/** A NotAuthenticated hidden in missingSet: vcsim answers an unauthenticated RetrievePropertiesEx this way. */
+export function authFaultInRetrieveResult(result: unknown): VimFault | undefined {
+  const objects = (result as RetrieveResult | undefined)?.objects;
+  if (!objects) return undefined;
+  for (const object of objects) {
+    for (const missing of object.missingSet ?? []) {
+      const fault = vimFaultFromLocalized(missing.fault);
+      if (fault.is('NotAuthenticated')) return fault;
+    }
+  }
+  return undefined;
+}
+
+export class PropertyCollector {
+  readonly session: Session;
+
+  constructor(session: Session) {
+    this.session = session;
+  }
+
+  private async collectorRef(): Promise<ManagedObjectReference> {
+    return (await this.session.serviceContent()).propertyCollector;
+  }
+
+  /** Every result page of one RetrievePropertiesEx, as they arrive. */
+  async *pages(
+    specSet: PropertyFilterSpec[],
+    options: RetrieveOptions = {},
+  ): AsyncGenerator<ObjectContent[]> {
+    const collector = await this.collectorRef();
+    const invokeOptions: InvokeOptions = { authCheck: authFaultInRetrieveResult };
+    if (options.signal) invokeOptions.signal = options.signal;
+    let result = await this.session.invoke<RetrieveResult | undefined>(
+      'RetrievePropertiesEx',
+      { _this: collector, specSet, options: options.pageSize ? { maxObjects: options.pageSize } : {} },
+      invokeOptions,
+    );
+    while (result) {
+      yield result.objects ?? [];
+      if (!result.token) return;
+      result = await this.session.invoke<RetrieveResult | undefined>(
+        'ContinueRetrievePropertiesEx',
+        { _this: collector, token: result.token },
+        invokeOptions,
+      );
+    }
+  }
+
+  /** All objects of a RetrievePropertiesEx, every page followed. */
+  async retrieve(specSet: PropertyFilterSpec[], options: RetrieveOptions = {}): Promise<ObjectProperties[]> {
+    const out: ObjectProperties[] = [];
+    for await (const page of this.pages(specSet, options)) {
+      for (const object of page) out.push(toObjectProperties(object));
+    }
+    return out;
+  }
+
+  /** Properties of known objects of one type (one round trip for all of them). */
+  async properties(
+    objects: ManagedObjectReference[],
+    paths: string[],
+    options: RetrieveOptions = {},
+  ): Promise<ObjectProperties[]> {
+    if (objects.length === 0) return [];
+    const type = objects[0]!.type;
+    return this.retrieve(
+      [{ propSet: [{ type, pathSet: paths }], objectSet: objects.map((obj) => ({ obj, skip: false })) }],
+      options,
+    );
+  }
+
+  /** One property of one object; `undefined` if unset. */
+  async property<T = unknown>(
+    obj: ManagedObjectReference,
+    path: string,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
+    const [result] = await this.properties([obj], [path], signal ? { signal } : {});
+    const fault = result?.missing.get(path);
+    if (fault) throw fault;
+    return result?.props.get(path) as T | undefined;
+  }
+
+  /**
+   * Runs `fn` with a ContainerView over `container`, destroyed afterwards. A view belongs to the
+   * session that made it: never keep one across calls that might re-login.
+   */
+  async withContainerView<T>(
+    container: ManagedObjectReference,
+    types: string[],
+    fn: (view: ManagedObjectReference) => Promise<T>,
+    recursive = true,
+  ): Promise<T> {
+    const content = await this.session.serviceContent();
+    const view = await this.session.invoke<ManagedObjectReference>('CreateContainerView', {
+      _this: content.viewManager,
+      container,
+      type: types,
+      recursive,
+    });
+    try {
+      return await fn(view);
+    } finally {
+      await this.session.invoke('DestroyView', { _this: view }).catch(() => undefined);
+    }
+  }
+
+  /** Objects of `type` anywhere under `container`, with `paths` read in the same query. */
+  async find(
+    container: ManagedObjectReference,
+    type: string,
+    paths: string[],
+    options: RetrieveOptions = {},
+  ): Promise<ObjectProperties[]> {
+    return this.withContainerView(container, [type], (view) =>
+      this.retrieve([viewSpec(view, type, paths)], options),
+    );
+  }
+}
+
+/** A filter spec that reads `paths` of every `type` object in a ContainerView. */
+export function viewSpec(view: ManagedObjectReference, type: string, paths: string[]): PropertyFilterSpec {
+  return {
+    propSet: [{ type, pathSet: paths }],
+    objectSet: [
+      {
+        obj: view,
+        skip: true,
+        selectSet: [
+          { _type: 'TraversalSpec', name: 'view', type: 'ContainerView', path: 'view', skip: false },
+        ],
+      },
+    ],
+  };
+}
+
+export function toObjectProperties(object: ObjectContent): ObjectProperties {
+  const props = new Map<string, unknown>();
+  for (const p of object.propSet ?? []) props.set(p.name, p.val);
+  const missing = new Map<string, VimFault>();
+  for (const m of object.missingSet ?? []) missing.set(m.path, vimFaultFromLocalized(m.fault));
+  return { obj: object.obj, props, missing };
+}

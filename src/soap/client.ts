@@ -1,0 +1,199 @@
+/**
+ * One vim25 SOAP endpoint: encodes a call, posts it with the session cookie and the server's
+ * SOAPAction version, decodes the answer (faults become VimFault). Retries transport failures
+ * of idempotent calls only: a call that starts a task is never sent twice by this layer.
+ */
+import createDebug from 'debug';
+import pRetry, { AbortError as PRetryAbort } from 'p-retry';
+import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
+import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
+import { decodeResponse, encodeRequest } from '../vim25/index.ts';
+import { redactSoapBody } from './redact.ts';
+
+const log = createDebug('infrakit:vsphere:soap');
+const logBody = createDebug('infrakit:vsphere:soap:body');
+
+/** vim25 methods that change nothing (or nothing twice): safe to resend after a lost answer. */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'RetrieveServiceContent',
+  'RetrievePropertiesEx',
+  'ContinueRetrievePropertiesEx',
+  'CurrentTime',
+  'FindChild',
+  'FindByInventoryPath',
+  'FindByUuid',
+  'QueryOptions',
+  'SessionIsActive',
+  'WaitForUpdatesEx',
+  'CancelWaitForUpdates',
+  'DestroyView',
+  'DestroyPropertyFilter',
+]);
+
+export interface SoapCallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface SoapClientOptions {
+  transport: HttpTransport;
+  /** vim25 version for SOAPAction; read from the server's vimServiceVersions.xml when absent. */
+  apiVersion?: string;
+  /** Transport retries for idempotent calls (default 3). */
+  retries?: number;
+}
+
+const COOKIE_NAME = 'vmware_soap_session';
+
+export class SoapClient {
+  readonly transport: HttpTransport;
+  private readonly retries: number;
+  #apiVersion: string | undefined;
+  // Private fields: util.inspect and JSON.stringify of the client never show the cookie.
+  #cookie: string | undefined;
+
+  constructor(options: SoapClientOptions) {
+    this.transport = options.transport;
+    this.#apiVersion = options.apiVersion;
+    this.retries = options.retries ?? 3;
+  }
+
+  get apiVersion(): string | undefined {
+    return this.#apiVersion;
+  }
+
+  get hasCookie(): boolean {
+    return this.#cookie !== undefined;
+  }
+
+  /** Forgets the session cookie (after logout, or to force a fresh login). */
+  clearCookie(): void {
+    this.#cookie = undefined;
+  }
+
+  /** Reads the newest urn:vim25 version the server speaks (vimServiceVersions.xml). */
+  async negotiateVersion(signal?: AbortSignal): Promise<string> {
+    if (this.#apiVersion) return this.#apiVersion;
+    const base = this.transport.baseUrl.pathname.replace(/\/+$/, '') || '/sdk';
+    try {
+      const response = await this.transport.request({
+        method: 'GET',
+        path: `${base}/vimServiceVersions.xml`,
+        ...(signal ? { signal } : {}),
+      });
+      const match = /<name>urn:vim25<\/name>\s*<version>([^<]+)<\/version>/.exec(
+        response.body.toString('utf8'),
+      );
+      this.#apiVersion = response.status === 200 && match?.[1] ? match[1].trim() : '8.0';
+    } catch (error) {
+      if (error instanceof TransportError && !(error instanceof HttpStatusError)) throw error;
+      this.#apiVersion = '8.0';
+    }
+    log('vim25 version %s', this.#apiVersion);
+    return this.#apiVersion;
+  }
+
+  /** Sends one call and returns its decoded `returnval`. */
+  async call<T = unknown>(
+    method: string,
+    params: Record<string, unknown>,
+    options: SoapCallOptions = {},
+  ): Promise<T> {
+    const version = this.#apiVersion ?? (await this.negotiateVersion(options.signal));
+    const body = encodeRequest(method, params);
+    if (logBody.enabled) logBody('%s request %s', method, redactSoapBody(body));
+    const attempt = () => this.send<T>(method, body, version, options);
+    if (!IDEMPOTENT_METHODS.has(method) || this.retries === 0) return attempt();
+    return pRetry(
+      async () => {
+        try {
+          return await attempt();
+        } catch (error) {
+          if (isRetryable(error)) throw error;
+          throw new PRetryAbort(error as Error);
+        }
+      },
+      {
+        retries: this.retries,
+        minTimeout: 100,
+        maxTimeout: 2000,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onFailedAttempt: ({ error, attemptNumber }) =>
+          log('%s attempt %d failed: %s', method, attemptNumber, error.message),
+      },
+    );
+  }
+
+  private async send<T>(method: string, body: string, version: string, options: SoapCallOptions): Promise<T> {
+    const started = performance.now();
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/xml; charset=utf-8',
+      soapaction: `urn:vim25/${version}`,
+      'content-length': Buffer.byteLength(body),
+    };
+    if (this.#cookie) headers.cookie = `${COOKIE_NAME}=${this.#cookie}`;
+    const response = await this.transport.request({
+      method: 'POST',
+      path: this.transport.baseUrl.pathname || '/sdk',
+      headers,
+      body,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
+    this.captureCookie(response.headers['set-cookie']);
+    const isSoap = response.status === 200 || (response.status === 500 && looksLikeXml(response.body));
+    if (!isSoap) throw statusError(response, method);
+    log(
+      '%s %d %d bytes %d ms',
+      method,
+      response.status,
+      response.body.length,
+      Math.round(performance.now() - started),
+    );
+    if (logBody.enabled) logBody('%s response %s', method, redactSoapBody(response.body.toString('utf8')));
+    return decodeResponse(response.body, method) as T;
+  }
+
+  /**
+   * Sends a plain HTTP request (datastore upload, download) with the session cookie, which
+   * vCenter's /folder endpoint requires; the cookie never leaves this class otherwise.
+   */
+  async requestWithSession(req: HttpRequest): Promise<HttpResponse> {
+    const headers = { ...(req.headers ?? {}) };
+    if (this.#cookie) headers.cookie = `${COOKIE_NAME}=${this.#cookie}`;
+    return this.transport.request({ ...req, headers });
+  }
+
+  private captureCookie(setCookie: string[] | undefined): void {
+    if (!setCookie) return;
+    for (const line of setCookie) {
+      const [pair] = line.split(';');
+      const eq = pair?.indexOf('=') ?? -1;
+      if (pair && eq > 0 && pair.slice(0, eq).trim() === COOKIE_NAME)
+        this.#cookie = pair.slice(eq + 1).trim();
+    }
+  }
+}
+
+function looksLikeXml(body: Buffer): boolean {
+  for (const byte of body.subarray(0, 64)) {
+    if (byte === 0x3c) return true; // '<'
+    if (
+      byte !== 0x20 &&
+      byte !== 0x0a &&
+      byte !== 0x0d &&
+      byte !== 0x09 &&
+      byte !== 0xef &&
+      byte !== 0xbb &&
+      byte !== 0xbf
+    )
+      return false;
+  }
+  return false;
+}
+
+function isRetryable(error: unknown): boolean {
+  if (error instanceof HttpStatusError)
+    return error.status === 502 || error.status === 503 || error.status === 504;
+  return error instanceof TransportError || error instanceof TimeoutError;
+}

@@ -1,0 +1,52 @@
+import { VSphereError } from '../errors.ts';
+
+/** The connection to vCenter failed (refused, reset, DNS, truncated response). Safe to retry only for idempotent calls. */
+export class TransportError extends VSphereError {
+  /** The underlying system error code, e.g. `ECONNRESET`, when there is one. */
+  readonly errno: string | undefined;
+  constructor(message: string, options: { cause?: unknown; errno?: string } = {}) {
+    super('TRANSPORT', message, { cause: options.cause });
+    this.errno = options.errno;
+  }
+}
+
+/** A call took longer than its timeout. The request may or may not have reached vCenter. */
+export class TimeoutError extends VSphereError {
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The caller's AbortSignal fired. */
+export class AbortError extends VSphereError {
+  constructor(what: string, options: { cause?: unknown } = {}) {
+    super('ABORTED', `${what} was aborted`, options);
+  }
+}
+
+/** The server's certificate was not trusted; the message carries its thumbprints so an operator can pin it. */
+export class TlsError extends VSphereError {
+  readonly sha256: string | undefined;
+  readonly sha1: string | undefined;
+  constructor(
+    code: 'TLS_UNTRUSTED' | 'TLS_THUMBPRINT_MISMATCH',
+    message: string,
+    fingerprints: { sha256?: string; sha1?: string } = {},
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, options);
+    this.sha256 = fingerprints.sha256;
+    this.sha1 = fingerprints.sha1;
+  }
+}
+
+/** vCenter answered with an HTTP status that carries no SOAP envelope (e.g. 503 from a proxy, 404 on upload). */
+export class HttpStatusError extends VSphereError {
+  readonly status: number;
+  constructor(status: number, what: string, bodyExcerpt = '') {
+    super('HTTP_STATUS', `${what}: HTTP ${status}${bodyExcerpt ? `: ${bodyExcerpt}` : ''}`);
+    this.status = status;
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * HTTP(S) to one vCenter: keep-alive sockets, a timeout per call, AbortSignal, and the TLS trust
+ * mode from tls.ts. It knows nothing of SOAP beyond sending bytes and returning bytes.
+ *
+ * node:https rather than fetch: fetch cannot take a CA bundle or a thumbprint pin without the
+ * separate undici package, and cannot stream an upload with a fixed Content-Length as simply.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls, { type TLSSocket } from 'node:tls';
+import createDebug from 'debug';
+import { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './errors.ts';
+import { fingerprintsOf, resolveTrust, type TlsOptions, type TrustMode } from './tls.ts';
+
+const log = createDebug('infrakit:vsphere:http');
+
+export interface HttpTransportOptions {
+  /** Base URL of the server, e.g. `https://vc.example.com/sdk`. Credentials in it are ignored. */
+  url: string | URL;
+  tls?: TlsOptions;
+  /** Per-call timeout in ms (default 120 000). */
+  timeoutMs?: number;
+  /** Sockets kept per vCenter (default 32). */
+  maxSockets?: number;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  /** Path and query, e.g. `/sdk` or `/folder/x.iso?dcPath=DC0&dsName=ds`. */
+  path: string;
+  headers?: Record<string, string | number>;
+  /** A body to send whole, or a stream to pipe (then give `content-length`). */
+  body?: string | Buffer | NodeJS.ReadableStream;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Called as the upload body is written (bytes so far). */
+  onUploadProgress?: (sentBytes: number) => void;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+/** One keep-alive connection pool to one server. */
+export class HttpTransport {
+  readonly baseUrl: URL;
+  private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
+  private readonly trust: TrustMode;
+  /** Requests sent, for round-trip accounting in benchmarks and tests. */
+  requestCount = 0;
+
+  constructor(options: HttpTransportOptions) {
+    const url = new URL(options.url.toString());
+    url.username = '';
+    url.password = '';
+    this.baseUrl = url;
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.trust = resolveTrust(options.tls);
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 32, keepAliveMsecs: 15_000 };
+    if (url.protocol === 'http:') {
+      this.agent = new http.Agent(agentOptions);
+    } else if (url.protocol === 'https:') {
+      this.agent = this.createHttpsAgent(agentOptions);
+    } else {
+      throw new TransportError(`unsupported URL scheme ${url.protocol} (expected https: or http:)`);
+    }
+  }
+
+  private createHttpsAgent(agentOptions: https.AgentOptions): https.Agent {
+    const trust = this.trust;
+    if (trust.kind === 'verify') return new https.Agent({ ...agentOptions, ...trust.connect });
+    if (trust.kind === 'insecure') return new https.Agent({ ...agentOptions, rejectUnauthorized: false });
+    const agent = new https.Agent({ ...agentOptions, rejectUnauthorized: false });
+    // The pin is checked before the socket is handed to the request, so not one request byte
+    // goes to a server whose certificate does not match.
+    (agent as unknown as { createConnection: unknown }).createConnection = (
+      options: tls.ConnectionOptions,
+      done: (error: Error | null, socket?: Duplex) => void,
+    ) => {
+      const socket: TLSSocket = tls.connect({ ...options, rejectUnauthorized: false });
+      const onError = (error: Error) => done(error);
+      socket.once('error', onError);
+      socket.once('secureConnect', () => {
+        socket.off('error', onError);
+        const prints = fingerprintsOf(socket.getPeerCertificate());
+        const actual = trust.algorithm === 'sha256' ? prints.sha256 : prints.sha1;
+        if (actual !== trust.fingerprint) {
+          socket.destroy();
+          done(
+            new TlsError(
+              'TLS_THUMBPRINT_MISMATCH',
+              `server certificate does not match the pinned ${trust.algorithm.toUpperCase()} thumbprint (server presents SHA-256 ${prints.sha256}, SHA-1 ${prints.sha1})`,
+              prints,
+            ),
+          );
+          return;
+        }
+        done(null, socket);
+      });
+      return undefined;
+    };
+    return agent;
+  }
+
+  /** Sends one request and buffers the whole response. */
+  request(req: HttpRequest): Promise<HttpResponse> {
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    const what = `${req.method} ${req.path.split('?')[0]}`;
+    if (req.signal?.aborted) return Promise.reject(new AbortError(what, { cause: req.signal.reason }));
+    this.requestCount += 1;
+    const transport = this.baseUrl.protocol === 'https:' ? https : http;
+    const started = performance.now();
+    return new Promise<HttpResponse>((resolve, reject) => {
+      let settled = false;
+      const finish = (error: Error | undefined, response?: HttpResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve(response!);
+      };
+      const outgoing = transport.request({
+        agent: this.agent,
+        protocol: this.baseUrl.protocol,
+        hostname: this.baseUrl.hostname,
+        port: this.baseUrl.port,
+        path: req.path,
+        method: req.method,
+        headers: req.headers,
+      });
+      const timer = setTimeout(() => {
+        finish(new TimeoutError(what, timeoutMs));
+        outgoing.destroy();
+      }, timeoutMs);
+      const onAbort = () => {
+        finish(new AbortError(what, { cause: req.signal?.reason }));
+        outgoing.destroy();
+      };
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      outgoing.on('error', (error: NodeJS.ErrnoException) => finish(this.classify(error, what)));
+      outgoing.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('aborted', () => finish(new TransportError(`${what}: response truncated`)));
+        res.on('error', (error: NodeJS.ErrnoException) => finish(this.classify(error, what)));
+        res.on('end', () => {
+          if (!res.complete) {
+            finish(new TransportError(`${what}: response truncated`));
+            return;
+          }
+          const body = Buffer.concat(chunks);
+          log(
+            '%s -> %d (%d bytes, %d ms)',
+            what,
+            res.statusCode,
+            body.length,
+            Math.round(performance.now() - started),
+          );
+          finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+      });
+      const body = req.body;
+      if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
+        outgoing.end(body);
+      } else {
+        let sent = 0;
+        body.on('data', (chunk: Buffer) => {
+          sent += chunk.length;
+          req.onUploadProgress?.(sent);
+        });
+        body.on('error', (error: Error) => {
+          finish(
+            new TransportError(`${what}: reading the upload failed: ${error.message}`, { cause: error }),
+          );
+          outgoing.destroy();
+        });
+        body.pipe(outgoing);
+      }
+    });
+  }
+
+  private classify(error: NodeJS.ErrnoException, what: string): Error {
+    if (error instanceof TlsError || error instanceof TransportError) return error;
+    const code = error.code ?? '';
+    if (code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL/.test(code)) {
+      return new TlsError(
+        'TLS_UNTRUSTED',
+        `${what}: the server certificate is not trusted (${code}); give tls.ca, pin tls.thumbprint, or set tls.insecure for a lab`,
+        {},
+        { cause: error },
+      );
+    }
+    return new TransportError(`${what}: ${error.message}`, { cause: error, errno: code || undefined });
+  }
+
+  /** Closes idle sockets; in-flight requests finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Turns a non-2xx, non-SOAP response into an error with a short excerpt. */
+export function statusError(response: HttpResponse, what: string): HttpStatusError {
+  const excerpt = response.body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ').trim();
+  return new HttpStatusError(response.status, what, excerpt);
+}
