@@ -20,7 +20,7 @@ export interface XmlElement {
   children: XmlElement[] | undefined;
   /**
    * Character data (text and CDATA, entities decoded) that came before the first child element.
-   * For a leaf this is its whole text; text between child elements is formatting and is not kept.
+   * For a leaf this is its whole text; text after a child element is formatting and is not kept.
    */
   text: string;
 }
@@ -91,27 +91,49 @@ function readName(src: string, at: number): string {
 }
 
 /**
- * Parses a whole document and returns its root element.
+ * Receives a document's structure from {@link scanXml}, in document order. Names are qualified as
+ * written (`soapenv:Body`); text and attribute values arrive with references decoded.
+ */
+export interface XmlHandler {
+  /** A start tag; `attrs` alternates names and values, undefined when there are none. */
+  open(name: string, attrs: string[] | undefined): void;
+  /**
+   * Character data (text or CDATA) that follows a start tag before any child element. Text after a
+   * child element (formatting between elements, which vim25 data never mixes with content) is checked
+   * for well-formedness but not reported.
+   */
+  text(text: string): void;
+  /** The end of the element opened last (also sent for `<x/>`). */
+  close(): void;
+}
+
+/**
+ * Reads a whole document and reports it to `handler`. Callers that build their own result from the
+ * events (the response decoder) avoid the intermediate tree {@link parseXml} builds, which halves the
+ * garbage produced for a large response.
  *
  * @throws DecodeError when the text is not well-formed XML, holds a DOCTYPE, or nests deeper than
- *   {@link MAX_DEPTH}
+ *   {@link MAX_DEPTH}; a handler's own errors propagate unchanged
  */
-export function parseXml(src: string): XmlElement {
+export function scanXml(src: string, handler: XmlHandler): void {
   const len = src.length;
   let i = src.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let root: XmlElement | undefined;
-  const stack: XmlElement[] = [];
-  let current: XmlElement | undefined;
+  let rootSeen = false;
+  // Open element names; `depth` rather than push/pop keeps the array from shrinking and regrowing.
+  const open: string[] = [];
+  let depth = 0;
+  // True between a start tag and its first child or end: only there is text content reported.
+  let inLeadingText = false;
 
   while (i < len) {
     const lt = src.indexOf('<', i);
     const textEnd = lt < 0 ? len : lt;
     if (textEnd > i) {
-      if (current === undefined) {
+      if (depth === 0) {
         for (let k = i; k < textEnd; k++)
           if (!isSpace(src.charCodeAt(k))) fail('text outside the root element', k);
-      } else if (current.children === undefined) {
-        current.text += decodeText(src.slice(i, textEnd), i);
+      } else if (inLeadingText) {
+        handler.text(decodeText(src.slice(i, textEnd), i));
       } else {
         // Formatting between child elements is dropped, but it must still be well-formed.
         const between = src.slice(i, textEnd);
@@ -123,16 +145,17 @@ export function parseXml(src: string): XmlElement {
 
     if (next === 47 /* / */) {
       // Compared in place: slicing out every end-tag name was a measurable share of the parse.
-      const open = current?.name;
-      let k = lt + 2 + (open?.length ?? 0);
-      if (open === undefined || !src.startsWith(open, lt + 2) || isNameChar(src.charCodeAt(k))) {
-        const name = readName(src, lt + 2);
-        fail(open ? `</${name}> closes <${open}>` : `</${name}> has no open element`, lt);
+      const name = depth > 0 ? open[depth - 1] : undefined;
+      let k = lt + 2 + (name?.length ?? 0);
+      if (name === undefined || !src.startsWith(name, lt + 2) || isNameChar(src.charCodeAt(k))) {
+        const found = readName(src, lt + 2);
+        fail(name ? `</${found}> closes <${name}>` : `</${found}> has no open element`, lt);
       }
       while (isSpace(src.charCodeAt(k))) k++;
-      if (src.charCodeAt(k) !== 62 /* > */) fail(`expected '>' to end </${open}`, k);
-      stack.pop();
-      current = stack[stack.length - 1];
+      if (src.charCodeAt(k) !== 62 /* > */) fail(`expected '>' to end </${name}`, k);
+      depth--;
+      inLeadingText = false;
+      handler.close();
       i = k + 1;
       continue;
     }
@@ -145,10 +168,11 @@ export function parseXml(src: string): XmlElement {
       } else if (src.startsWith('<![CDATA[', lt)) {
         const end = src.indexOf(']]>', lt + 9);
         if (end < 0) fail('unterminated CDATA section', lt);
-        if (current === undefined) fail('CDATA outside the root element', lt);
-        let data = src.slice(lt + 9, end);
-        if (data.indexOf('\r') >= 0) data = data.replace(LINE_END, '\n');
-        if (current.children === undefined) current.text += data;
+        if (depth === 0) fail('CDATA outside the root element', lt);
+        if (inLeadingText) {
+          const data = src.slice(lt + 9, end);
+          handler.text(data.indexOf('\r') >= 0 ? data.replace(LINE_END, '\n') : data);
+        }
         i = end + 3;
       } else if (src.startsWith('<!DOCTYPE', lt)) {
         fail('a DOCTYPE is not allowed in a SOAP message', lt);
@@ -166,7 +190,7 @@ export function parseXml(src: string): XmlElement {
     }
 
     // Start tag.
-    if (current === undefined && root !== undefined) fail('content after the root element', lt);
+    if (depth === 0 && rootSeen) fail('content after the root element', lt);
     const name = readName(src, lt + 1);
     let k = lt + 1 + name.length;
     let attrs: string[] | undefined;
@@ -211,33 +235,61 @@ export function parseXml(src: string): XmlElement {
       attrs.push(attrName, value);
       k = end + 1;
     }
-    const element: XmlElement = { name, attrs, children: undefined, text: '' };
-    if (current === undefined) root = element;
-    else if (current.children === undefined) current.children = [element];
-    else current.children.push(element);
-    if (!selfClosing) {
-      if (stack.length >= MAX_DEPTH) fail(`elements nest deeper than ${MAX_DEPTH} levels`, lt);
-      stack.push(element);
-      current = element;
+    if (depth >= MAX_DEPTH) fail(`elements nest deeper than ${MAX_DEPTH} levels`, lt);
+    rootSeen = true;
+    handler.open(name, attrs);
+    if (selfClosing) {
+      inLeadingText = false;
+      handler.close();
+    } else {
+      open[depth++] = name;
+      inLeadingText = true;
     }
     i = k;
   }
 
-  if (current !== undefined) fail(`<${current.name}> is not closed`, len);
-  if (root === undefined) fail('no root element', len);
-  return root;
+  if (depth > 0) fail(`<${open[depth - 1]}> is not closed`, len);
+  if (!rootSeen) fail('no root element', len);
+}
+
+/** Builds the element tree for {@link parseXml}. */
+class TreeBuilder implements XmlHandler {
+  root: XmlElement | undefined;
+  readonly #stack: XmlElement[] = [];
+
+  open(name: string, attrs: string[] | undefined): void {
+    const element: XmlElement = { name, attrs, children: undefined, text: '' };
+    const parent = this.#stack[this.#stack.length - 1];
+    if (parent === undefined) this.root = element;
+    else if (parent.children === undefined) parent.children = [element];
+    else parent.children.push(element);
+    this.#stack.push(element);
+  }
+
+  text(text: string): void {
+    const current = this.#stack[this.#stack.length - 1]!;
+    current.text += text;
+  }
+
+  close(): void {
+    this.#stack.pop();
+  }
+}
+
+/**
+ * Parses a whole document into an element tree and returns its root element.
+ *
+ * @throws DecodeError when the text is not well-formed XML, holds a DOCTYPE, or nests deeper than
+ *   {@link MAX_DEPTH}
+ */
+export function parseXml(src: string): XmlElement {
+  const builder = new TreeBuilder();
+  scanXml(src, builder);
+  return builder.root!;
 }
 
 /** The part of a qualified name after the prefix: `soapenv:Body` -> `Body`. */
 export function localName(name: string): string {
   const colon = name.indexOf(':');
   return colon < 0 ? name : name.slice(colon + 1);
-}
-
-/** Value of the attribute named exactly `name`, or undefined. */
-export function attribute(element: XmlElement, name: string): string | undefined {
-  const attrs = element.attrs;
-  if (attrs === undefined) return undefined;
-  for (let a = 0; a < attrs.length; a += 2) if (attrs[a] === name) return attrs[a + 1];
-  return undefined;
 }

@@ -261,6 +261,19 @@ describe('decodeResponse: types and fields the schema does not know are kept', (
     });
   });
 
+  it('element names such as __proto__ and constructor become plain fields', () => {
+    const value = propertyValue(
+      retrieveWith(
+        'FutureThing',
+        '<__proto__><polluted>yes</polluted></__proto__><constructor>c</constructor>',
+      ),
+    ) as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(value), Object.prototype);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(value, '__proto__')?.value, { polluted: 'yes' });
+    assert.equal(value.constructor, 'c');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it('an unknown xsi:type with children becomes an object with _type', () => {
     assert.deepEqual(propertyValue(retrieveWith('FutureThing', '<x>1</x><y/>')), {
       _type: 'FutureThing',
@@ -393,7 +406,7 @@ describe('decodeResponse: refuses what is not a well-formed SOAP envelope', () =
       `${ENVELOPE_START}<CurrentTimeResponse xmlns="urn:vim25"><returnval>2026`,
       /is not closed/,
     ],
-    ['mismatched tags', envelope('<a></b>'), /<\/b> closes <a>/],
+    ['mismatched tags', envelope('<CurrentTimeResponse><a></b></CurrentTimeResponse>'), /<\/b> closes <a>/],
     ['unquoted attribute', envelope('<a x=1/>'), /must be quoted/],
     [
       'unknown entity',
@@ -417,7 +430,11 @@ describe('decodeResponse: refuses what is not a well-formed SOAP envelope', () =
     ['empty Body', envelope(''), /Body is empty/],
     ['answer to another method', fixture('current-time.xml'), /expected <LoginResponse>/],
     ['invalid UTF-8', new Uint8Array([0x3c, 0x61, 0x3e, 0xff, 0x3c, 0x2f, 0x61, 0x3e]), /not valid UTF-8/],
-    ['nesting bomb', `${'<a>'.repeat(10000)}${'</a>'.repeat(10000)}`, /deeper than 512/],
+    [
+      'nesting bomb',
+      envelope(`<CurrentTimeResponse>${'<a>'.repeat(10000)}${'</a>'.repeat(10000)}</CurrentTimeResponse>`),
+      /deeper than 512/,
+    ],
   ];
   for (const [label, input, message] of cases) {
     it(label, () => {
