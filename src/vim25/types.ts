@@ -277,9 +277,9 @@ export interface TaskInfo extends DataObject {
   progress?: number;
   progressDetails?: KeyAnyValue[];
   reason: TaskReason;
-  queueTime: string | Date;
-  startTime?: string | Date;
-  completeTime?: string | Date;
+  queueTime: string;
+  startTime?: string;
+  completeTime?: string;
   eventChainId: number;
   changeTag?: string;
   parentTaskKey?: string;
@@ -742,8 +742,8 @@ export interface VirtualMachineRuntimeInfo extends DataObject {
   faultToleranceState: VirtualMachineFaultToleranceState;
   dasVmProtection?: DataObject;
   toolsInstallerMounted: boolean;
-  suspendTime?: string | Date;
-  bootTime?: string | Date;
+  suspendTime?: string;
+  bootTime?: string;
   suspendInterval?: number;
   question?: DataObject;
   memoryOverhead?: number;

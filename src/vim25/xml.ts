@@ -3,9 +3,9 @@
  * processing instructions, the five predefined entities and character references. It has no DTD
  * support at all (a DOCTYPE is refused), so no entity expansion or external fetch can happen.
  *
- * It exists because fast-xml-parser 5.12 spends about 100 ms on a 2,000-VM RetrievePropertiesEx
- * (1.6 MB) on the reference machine, before any vim25 decoding; this reader builds the same tree
- * in about a tenth of that (see docs/vim25-codec.md). Text is kept exactly as sent: no trimming,
+ * It exists because fast-xml-parser 5.12 needs 175-210 ms (warm) just to parse a 2,000-VM
+ * RetrievePropertiesEx (1.76 MB) on the development machine, while the whole decode on this reader
+ * takes 25-30 ms (see docs/vim25-codec.md). Text is kept exactly as sent: no trimming,
  * whitespace-only text preserved.
  */
 import { DecodeError } from './errors.ts';
@@ -25,7 +25,8 @@ export interface XmlElement {
   text: string;
 }
 
-/** Deeper documents are refused: vim25 nests a few dozen levels, and the decoder recurses. */
+/** Deeper documents are refused: vim25 nests a few dozen levels; the limit bounds the work and memory
+ * a hostile document can demand (and the recursion of tree helpers such as `decodeElement`). */
 export const MAX_DEPTH = 512;
 
 // Name characters by ASCII code: 2 may start a name, 1 may only continue one. Every non-ASCII
