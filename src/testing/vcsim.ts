@@ -87,6 +87,8 @@ export interface RunningVcsim {
   /** vcsim's self-signed certificate, PEM; undefined with `tls: false`. */
   readonly certificatePem: string | undefined;
   readonly port: number;
+  /** Process id of vcsim; undefined once stopped. */
+  readonly pid: number | undefined;
   /** The binary that runs. */
   readonly binary: string;
   /** Options to connect the library to it: `new VSphereInstanceProvider({ ...sim.connection, ... })`. */
@@ -231,6 +233,9 @@ class VcsimProcess implements RunningVcsim {
   }
   get port(): number {
     return Number(this.#base.port);
+  }
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
   get thumbprint(): string | undefined {
     return this.#certificate?.sha256;
