@@ -23,6 +23,8 @@ export interface CommandContext {
   secrets: Secrets;
   factory: ProviderFactory;
   version: string;
+  /** The vCenter SDK URL (no credentials) last connected to, for error hints. */
+  endpoint?: string;
 }
 
 export interface Command {
@@ -60,6 +62,7 @@ export async function withProvider<T>(
     stringFlag(parsed, 'type') ?? '',
   );
   if (resolved === undefined) throw new UsageError('no subtype to use', command);
+  ctx.endpoint = resolved.endpoint;
   const provider = makeProvider(resolved, ctx.factory, command);
   try {
     return await fn(provider);

@@ -1,6 +1,7 @@
 /**
  * What the CLI prints: exit codes and error lines, instance tables, and upload progress.
  */
+import { connect } from 'node:tls';
 import { ValidationError, VSphereError } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import type { InstanceDescription } from '../spi/instance.ts';
@@ -166,4 +167,36 @@ export class ProgressReporter {
     this.#finished = true;
     if (this.#drawn) this.#out.write('\n');
   }
+}
+
+/**
+ * The SHA-256 thumbprint of the certificate `sdkUrl` presents, read without trusting it, so that an
+ * operator told "not trusted" can check and pin it. Undefined when it cannot be read in 5 s.
+ */
+export function probeThumbprint(sdkUrl: string | undefined): Promise<string | undefined> {
+  if (sdkUrl === undefined) return Promise.resolve(undefined);
+  let url: URL;
+  try {
+    url = new URL(sdkUrl);
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  if (url.protocol !== 'https:') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const socket = connect({
+      host,
+      port: Number(url.port || 443),
+      rejectUnauthorized: false,
+      ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
+    });
+    const finish = (value: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => finish(undefined), 5000);
+    socket.once('secureConnect', () => finish(socket.getPeerCertificate().fingerprint256 || undefined));
+    socket.once('error', () => finish(undefined));
+  });
 }

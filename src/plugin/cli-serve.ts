@@ -131,6 +131,7 @@ export const serveCommand: Command = {
           try {
             await providers.get(resolved.subtype)!.connect(signal);
           } catch (error) {
+            ctx.endpoint = resolved.endpoint;
             const where = subtypes.length > 1 ? `subtype ${typeName(resolved.subtype)}: ` : '';
             io.stderr.write(`${name}: ${where}cannot log in to ${resolved.endpoint}: ${errorLine(error)}\n`);
             throw error;

@@ -11,11 +11,12 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../errors.ts';
+import { TlsError } from '../transport/errors.ts';
 import { formatFlags, parseArgs, suggest, UsageError } from './cli-args.ts';
 import type { Command, CommandContext } from './cli-command.ts';
 import { OPERATOR_COMMANDS } from './cli-ops.ts';
 import { type CliIo, defaultProviderFactory, Secrets } from './cli-options.ts';
-import { ExitCode, errorJson, errorLine, exitCodeFor } from './cli-output.ts';
+import { ExitCode, errorJson, errorLine, exitCodeFor, probeThumbprint } from './cli-output.ts';
 import { serveCommand } from './cli-serve.ts';
 
 export { UsageError } from './cli-args.ts';
@@ -102,16 +103,34 @@ function defaultIo(): CliIo {
   };
 }
 
-function reportError(error: unknown, ctx: CommandContext, json: boolean): void {
+function reportError(
+  error: unknown,
+  ctx: CommandContext,
+  json: boolean,
+  thumbprint: string | undefined,
+): void {
   const { stderr } = ctx.io;
   if ((error as { reported?: unknown } | null)?.reported !== true) {
     if (error instanceof ValidationError && error.issues.length > 1) {
       const first = `${error.issues[0]!.field}: ${error.issues[0]!.message}`;
       const at = error.message.indexOf(`: ${first}`);
       stderr.write(`${PROGRAM}: ${at > 0 ? error.message.slice(0, at) : 'invalid input'}:\n`);
-      for (const issue of error.issues) stderr.write(`  ${issue.field}: ${issue.message}\n`);
+      for (const issue of error.issues) {
+        // Some messages already start with their field; do not say it twice.
+        const message = issue.message.startsWith(`${issue.field}: `)
+          ? issue.message.slice(issue.field.length + 2)
+          : issue.message;
+        stderr.write(`  ${issue.field}: ${message}\n`);
+      }
     } else {
       stderr.write(`${PROGRAM}: ${errorLine(error)}\n`);
+    }
+    const sha256 = error instanceof TlsError && error.code === 'TLS_UNTRUSTED' ? thumbprint : undefined;
+    if (sha256 !== undefined) {
+      stderr.write(
+        `The server presents a certificate with SHA-256 thumbprint ${sha256}.\n` +
+          'If that is your vCenter, pin it with --thumbprint (or VCTHUMBPRINT), or trust its CA with --ca-file.\n',
+      );
     }
   }
   if (error instanceof UsageError) {
@@ -188,7 +207,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     json = parsed.flags.get('json') === true;
     return await command.run(parsed, ctx);
   } catch (error) {
-    reportError(error, ctx, json);
+    const thumbprint =
+      error instanceof TlsError && error.code === 'TLS_UNTRUSTED'
+        ? (error.sha256 ?? (await probeThumbprint(ctx.endpoint)))
+        : undefined;
+    reportError(error, ctx, json, thumbprint);
     return exitCodeFor(error);
   }
 }

@@ -109,8 +109,12 @@ describe('validate', () => {
       stdin: JSON.stringify({ ...PROPERTIES, Datastore: 'NoSuchDS', Template: 'NoSuchTemplate' }),
     });
     assert.equal(result.code, 3, result.stderr);
-    assert.match(result.stderr, /NoSuchDS/);
-    assert.match(result.stderr, /NoSuchTemplate/);
+    assert.match(
+      result.stderr,
+      /^infrakit-instance-vsphere: invalid properties:\n {2}Properties\.\w+: \w+ "NoSuch/,
+    );
+    assert.match(result.stderr, /\n {2}Properties\.Datastore: datastore "NoSuchDS" not found/);
+    assert.match(result.stderr, /\n {2}Properties\.Template: template "NoSuchTemplate" not found/);
     const json = JSON.parse(result.stdout) as { error: { code: string; issues: unknown[] } };
     assert.equal(json.error.code, 'VALIDATION');
     assert.equal(json.error.issues.length, 2);
@@ -276,6 +280,12 @@ describe('connection failures exit 4', () => {
     const untrusted = await cli(['describe'], { env: unpinned });
     assert.equal(untrusted.code, 4, untrusted.stderr);
     assert.match(untrusted.stderr, /TLS_UNTRUSTED/);
+    assert.ok(
+      untrusted.stderr.includes(
+        `SHA-256 thumbprint ${sim.certificate!.sha256}.\nIf that is your vCenter, pin it with --thumbprint`,
+      ),
+      untrusted.stderr,
+    );
     const wrong = await cli(['describe', '--thumbprint', 'AB'.repeat(32)]);
     assert.equal(wrong.code, 4, wrong.stderr);
     assert.match(wrong.stderr, /TLS_THUMBPRINT_MISMATCH/);

@@ -593,6 +593,21 @@ describe('operator commands (fake provider)', () => {
     assert.equal(json.error.issues.length, 2);
   });
 
+  it('does not repeat a field an issue message already starts with', async () => {
+    const error = new ValidationError(
+      [
+        { field: 'Properties.Datastore', message: 'Properties.Datastore: datastore "x" not found' },
+        { field: 'Properties.CPUs', message: 'expected a number' },
+      ],
+      'invalid properties',
+    );
+    const result = await run(['validate', 'props.json'], {
+      env: URL_ENV,
+      setup: (p) => (p.failWith = error),
+    });
+    assert.match(result.stderr, /\n {2}Properties\.Datastore: datastore "x" not found\n/);
+  });
+
   it('destroy passes the reason; label passes the labels', async () => {
     const destroyed = await run(['destroy', 'vm-1', '--reason', 'rolling_update'], { env: URL_ENV });
     assert.equal(destroyed.stdout, 'destroyed vm-1\n');
