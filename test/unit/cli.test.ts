@@ -4,6 +4,7 @@
  * secrets kept out of every output, table/JSON output and the progress reporter.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { LoginError } from '../../src/session/session.ts';
 import type { InstanceDescription, InstanceSpec, JsonValue } from '../../src/spi/instance.ts';
 import { TlsError, TransportError } from '../../src/transport/errors.ts';
 import { VimFault } from '../../src/vim25/index.ts';
+import { call } from '../plugin/rpc-client.ts';
 
 const SECRET = 'Sup3r-S3cret!pw';
 
@@ -86,6 +88,15 @@ class FakeProvider implements CliProvider {
   }
 }
 
+interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  stdin?: string;
+  setup?: (provider: FakeProvider) => void;
+  stderrTTY?: boolean;
+  signal?: AbortSignal;
+  providers?: FakeProvider[];
+}
+
 interface RunResult {
   code: number;
   stdout: string;
@@ -95,18 +106,10 @@ interface RunResult {
 
 let dir: string;
 
-async function run(
-  argv: string[],
-  options: {
-    env?: NodeJS.ProcessEnv;
-    stdin?: string;
-    setup?: (provider: FakeProvider) => void;
-    stderrTTY?: boolean;
-  } = {},
-): Promise<RunResult> {
+async function run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
   const stdout = new Sink();
   const stderr = new Sink(options.stderrTTY, 80);
-  const providers: FakeProvider[] = [];
+  const providers: FakeProvider[] = options.providers ?? [];
   const code = await main(argv, {
     stdout,
     stderr,
@@ -116,6 +119,7 @@ async function run(
     env: options.env ?? {},
     cwd: dir,
     handleSignals: false,
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
     createProvider: (providerOptions, subtype) => {
       const provider = new FakeProvider(providerOptions, subtype);
       options.setup?.(provider);
@@ -659,6 +663,79 @@ describe('exit codes of failures', () => {
       assert.ok(result.providers[0]!.closed, 'the provider is closed after a failure');
     });
   }
+});
+
+describe('serve in process (fake providers)', () => {
+  it('logs every subtype in, serves them on the socket until aborted, then removes it', async () => {
+    const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
+    await writeFile(
+      join(dir, 'serve.json'),
+      JSON.stringify({ subtypes: { '': {}, lab: { datacenter: 'Lab' } } }),
+    );
+    const controller = new AbortController();
+    const providers: FakeProvider[] = [];
+    const running = run(['serve', '--config', 'serve.json', '--name', 'vs', '--log-level', 'error'], {
+      env: { ...URL_ENV, INFRAKIT_PLUGINS_DIR: pluginsDir },
+      signal: controller.signal,
+      providers,
+    });
+    const socketPath = join(pluginsDir, 'vs');
+    const deadline = Date.now() + 5000;
+    while (!existsSync(`${socketPath}.pid`)) {
+      assert.ok(Date.now() < deadline, 'the server did not start');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(
+      providers.map((p) => [p.subtype, p.calls.map((c) => c.method)]),
+      [
+        ['', ['connect']],
+        ['lab', ['connect']],
+      ],
+    );
+    const types = await call({ socketPath }, 'Handshake.Types', {});
+    assert.deepEqual(types.reply.result, { Types: { 'Instance/0.6.0': ['.', 'lab'] } });
+    await call({ socketPath }, 'Instance.Label', { Type: 'lab', Instance: 'vm-1', Labels: { a: 'b' } });
+    assert.deepEqual(providers[1]!.calls[1], { method: 'label', args: ['vm-1', { a: 'b' }] });
+    controller.abort();
+    const result = await running;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /vs: infrakit-instance-vsphere \S+ serving on .*\/vs \(pid \d+; subtypes \., lab; vCenter https:\/\/vc\.example\.com\/sdk\)/,
+    );
+    assert.match(result.stderr, /vs: stopped; removed /);
+    assert.ok(!existsSync(socketPath) && !existsSync(`${socketPath}.pid`));
+    assert.ok(providers.every((p) => p.closed));
+    await rm(pluginsDir, { recursive: true, force: true });
+  });
+
+  it('a refused login exits 4, closes every provider and creates no socket', async () => {
+    const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
+    const fault = new VimFault('InvalidLogin', { _type: 'InvalidLogin' }, 'Cannot complete login');
+    const result = await run(['serve'], {
+      env: { ...URL_ENV, INFRAKIT_PLUGINS_DIR: pluginsDir },
+      setup: (p) => (p.failWith = new LoginError('admin', fault)),
+    });
+    assert.equal(result.code, 4);
+    assert.equal(
+      result.stderr,
+      'instance-vsphere: cannot log in to https://vc.example.com/sdk: vCenter refused the login of user "admin" (InvalidLogin) (LOGIN_FAILED)\n',
+    );
+    assert.ok(result.providers[0]!.closed);
+    assert.ok(!existsSync(join(pluginsDir, 'instance-vsphere')));
+    await rm(pluginsDir, { recursive: true, force: true });
+  });
+
+  it('--skip-login-check does not log in; a bad plugin name is a usage error', async () => {
+    const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
+    const result = await run(['serve', '--skip-login-check', '--name', 'bad/name'], {
+      env: { ...URL_ENV, INFRAKIT_PLUGINS_DIR: pluginsDir },
+    });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /plugin name "bad\/name"/);
+    assert.deepEqual(result.providers[0]!.calls, []);
+    await rm(pluginsDir, { recursive: true, force: true });
+  });
 });
 
 describe('output helpers', () => {
