@@ -1,7 +1,12 @@
 /**
- * Waits for vCenter tasks the way vCenter wants: one private PropertyCollector per session, one
- * filter per watched task, and a single WaitForUpdatesEx long-poll loop that serves every task
- * at once. No per-task polling, however many clones run.
+ * Waits for vCenter tasks the way vCenter wants: long-poll WaitForUpdatesEx on a private
+ * PropertyCollector with one filter per task, many tasks per poll, no per-task polling.
+ *
+ * A collector busy in a long poll is never touched: vcsim serialises every call on a managed
+ * object, so a CreateFilter or CancelWaitForUpdates on a collector that is polling would block
+ * until the poll ends. New tasks go to a collector that is not polling ("lane"), or to a new
+ * one; a lane whose tasks are done is kept for the next ones. A burst of provisions thus shares
+ * a few polls, and a lone task costs CreateFilter + WaitForUpdatesEx (+ DestroyPropertyFilter).
  */
 import createDebug from 'debug';
 import { VSphereError } from '../errors.ts';
@@ -37,15 +42,30 @@ export interface WaitOptions {
 
 interface Watched {
   task: ManagedObjectReference;
+  lane?: Lane;
   filter?: ManagedObjectReference;
-  filterGeneration: number;
-  /** A CreateFilter for this entry is in flight. */
-  watching: boolean;
+  settled: boolean;
   resolve: (result: unknown) => void;
   reject: (error: Error) => void;
   onProgress: ((percent: number) => void) | undefined;
   description: string;
   cleanup: () => void;
+}
+
+/** One private PropertyCollector and the tasks filtered on it. */
+interface Lane {
+  collector: ManagedObjectReference;
+  generation: number;
+  entries: Set<Watched>;
+  /** CreateFilter calls in flight: the lane must not start polling before they finish. */
+  adding: number;
+  addingDone: Promise<void>;
+  releaseAdding: () => void;
+  polling: boolean;
+  /** Filters were added since the last poll: ask for the whole state (version ''). */
+  resync: boolean;
+  version: string;
+  loop: Promise<void> | undefined;
 }
 
 const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
@@ -59,13 +79,10 @@ export class TaskWaiter {
   private readonly session: Session;
   private readonly maxWaitSeconds: number;
   private readonly watched = new Map<string, Watched>();
-  private collector: ManagedObjectReference | undefined;
-  private collectorGeneration = 0;
-  private collectorPromise: Promise<ManagedObjectReference> | undefined;
-  private version = '';
-  private looping = false;
+  private lanes: Lane[] = [];
+  private closed = false;
   /** Round trips spent on waiting, for benchmarks. */
-  readonly stats = { waits: 0, filtersCreated: 0 };
+  readonly stats = { polls: 0, filtersCreated: 0, collectorsCreated: 0 };
 
   constructor(session: Session, options: TaskWaiterOptions = {}) {
     this.session = session;
@@ -90,16 +107,16 @@ export class TaskWaiter {
       };
       const entry: Watched = {
         task,
-        filterGeneration: 0,
-        watching: false,
+        settled: false,
         resolve: (value) => resolve(value as T),
         reject,
         onProgress: options.onProgress,
         description,
         cleanup: () => {
+          entry.settled = true;
           if (timer) clearTimeout(timer);
           options.signal?.removeEventListener('abort', onAbort);
-          this.forget(task.value);
+          this.forget(entry);
         },
       };
       if (options.timeoutMs !== undefined) {
@@ -110,117 +127,138 @@ export class TaskWaiter {
       }
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.watched.set(task.value, entry);
-      this.watch(entry).then(
-        () => this.ensureLoop(),
-        (error: Error) => {
-          entry.cleanup();
-          reject(error);
-        },
-      );
+      this.watch(entry).catch((error: Error) => {
+        entry.cleanup();
+        reject(error);
+      });
     });
   }
 
-  private async ensureCollector(): Promise<ManagedObjectReference> {
-    if (this.collector && this.collectorGeneration === this.session.generation) return this.collector;
-    if (!this.collectorPromise) {
-      this.collectorPromise = (async () => {
-        const content = await this.session.serviceContent();
-        const generationBefore = this.session.generation;
-        const collector = await this.session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
-          _this: content.propertyCollector,
-        });
-        this.collector = collector;
-        // A login may have happened inside invoke; the collector belongs to the newest session.
-        this.collectorGeneration = Math.max(generationBefore, this.session.generation);
-        this.version = '';
-        return collector;
-      })().finally(() => {
-        this.collectorPromise = undefined;
+  /** A lane that is not polling (or a new one), reserved for one more filter. */
+  private async idleLane(): Promise<Lane> {
+    const generation = this.session.generation;
+    this.lanes = this.lanes.filter((lane) => lane.generation === generation);
+    let lane = this.lanes.find((l) => !l.polling);
+    if (!lane) {
+      const content = await this.session.serviceContent();
+      const collector = await this.session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
+        _this: content.propertyCollector,
+      });
+      this.stats.collectorsCreated += 1;
+      lane = {
+        collector,
+        generation: this.session.generation,
+        entries: new Set(),
+        adding: 0,
+        addingDone: Promise.resolve(),
+        releaseAdding: () => undefined,
+        polling: false,
+        resync: true,
+        version: '',
+        loop: undefined,
+      };
+      this.lanes.push(lane);
+      // Another caller may have taken a lane meanwhile; this one is as good.
+    }
+    if (lane.adding === 0) {
+      lane.addingDone = new Promise((resolve) => {
+        lane.releaseAdding = resolve;
       });
     }
-    return this.collectorPromise;
+    lane.adding += 1;
+    return lane;
   }
 
   private async watch(entry: Watched): Promise<void> {
-    entry.watching = true;
-    let filter: ManagedObjectReference;
+    const lane = await this.idleLane();
     try {
-      const collector = await this.ensureCollector();
-      filter = await this.session.invoke<ManagedObjectReference>('CreateFilter', {
-        _this: collector,
+      const filter = await this.session.invoke<ManagedObjectReference>('CreateFilter', {
+        _this: lane.collector,
         spec: {
           propSet: [{ type: 'Task', pathSet: TASK_PATHS }],
           objectSet: [{ obj: entry.task, skip: false }],
         },
         partialUpdates: false,
       });
+      this.stats.filtersCreated += 1;
+      if (entry.settled) {
+        this.destroyFilter(filter);
+        return;
+      }
+      entry.filter = filter;
+      entry.lane = lane;
+      lane.entries.add(entry);
+      lane.resync = true;
     } finally {
-      entry.watching = false;
+      lane.adding -= 1;
+      if (lane.adding === 0) lane.releaseAdding();
     }
-    this.stats.filtersCreated += 1;
-    if (!this.watched.has(entry.task.value)) {
-      this.destroyFilter(filter);
-      return;
-    }
-    entry.filter = filter;
-    entry.filterGeneration = this.collectorGeneration;
+    this.startLoop(lane);
   }
 
-  private forget(taskValue: string): void {
-    const entry = this.watched.get(taskValue);
-    if (!entry) return;
-    this.watched.delete(taskValue);
-    if (entry.filter && entry.filterGeneration === this.session.generation) this.destroyFilter(entry.filter);
-  }
-
-  private destroyFilter(filter: ManagedObjectReference): void {
-    this.session.invoke('DestroyPropertyFilter', { _this: filter }).catch(() => undefined);
-  }
-
-  private ensureLoop(): void {
-    if (this.looping) return;
-    this.looping = true;
-    this.loop()
+  private startLoop(lane: Lane): void {
+    if (lane.loop) return;
+    lane.loop = this.poll(lane)
       .catch((error: Error) => {
-        // A broken loop must not strand waiters: fail them all with the cause.
-        for (const entry of [...this.watched.values()]) {
+        if (
+          error instanceof VimFault &&
+          (error.is('ManagedObjectNotFound') || error.is('InvalidCollectorVersion'))
+        ) {
+          // The collector died with its session (re-login, vCenter restart): watch again elsewhere.
+          log(
+            'collector %s lost (%s); re-watching %d task(s)',
+            lane.collector.value,
+            error.faultType,
+            lane.entries.size,
+          );
+          this.lanes = this.lanes.filter((l) => l !== lane);
+          for (const entry of lane.entries) {
+            entry.lane = undefined;
+            entry.filter = undefined;
+            this.watch(entry).catch((watchError: Error) => {
+              entry.cleanup();
+              entry.reject(watchError);
+            });
+          }
+          lane.entries.clear();
+          return;
+        }
+        // A broken poll must not strand waiters: fail them with the cause.
+        for (const entry of [...lane.entries]) {
           entry.cleanup();
           entry.reject(error);
         }
       })
       .finally(() => {
-        this.looping = false;
-        if (this.watched.size > 0) this.ensureLoop();
+        lane.loop = undefined;
+        if (lane.entries.size > 0 && !this.closed) this.startLoop(lane);
       });
   }
 
-  private async loop(): Promise<void> {
-    while (this.watched.size > 0) {
-      const collector = await this.ensureCollector();
-      if (this.collectorGeneration !== this.session.generation) continue;
-      await this.rewatchStale();
+  private async poll(lane: Lane): Promise<void> {
+    while (lane.entries.size > 0 && !this.closed) {
+      if (lane.adding > 0) await lane.addingDone;
+      if (lane.generation !== this.session.generation) throw lanesLost();
+      const version = lane.resync ? '' : lane.version;
+      lane.resync = false;
+      lane.polling = true;
       let updates: UpdateSet | undefined;
       try {
-        this.stats.waits += 1;
+        this.stats.polls += 1;
         updates = await this.session.invoke<UpdateSet | undefined>(
           'WaitForUpdatesEx',
-          { _this: collector, version: this.version, options: { maxWaitSeconds: this.maxWaitSeconds } },
+          { _this: lane.collector, version, options: { maxWaitSeconds: this.maxWaitSeconds } },
           { timeoutMs: (this.maxWaitSeconds + 30) * 1000 },
         );
-      } catch (error) {
-        if (
-          error instanceof VimFault &&
-          (error.is('ManagedObjectNotFound') || error.is('InvalidCollectorVersion'))
-        ) {
-          // The collector died with its session (re-login, vCenter restart): build it again.
-          log('collector lost (%s); recreating', error.faultType);
-          this.collector = undefined;
-          continue;
-        }
-        throw error;
+      } finally {
+        lane.polling = false;
       }
-      if (!updates) continue;
-      this.version = updates.version;
+      if (!updates) {
+        // Nothing new for a whole poll: read everything once more, in case an update was lost.
+        lane.resync = true;
+        continue;
+      }
+      lane.version = updates.version;
       for (const filterUpdate of updates.filterSet ?? []) {
         for (const objectUpdate of filterUpdate.objectSet ?? []) {
           this.apply(objectUpdate.obj.value, objectUpdate.changeSet ?? []);
@@ -229,17 +267,21 @@ export class TaskWaiter {
     }
   }
 
-  /** Filters made under an older session are gone; make them again for the tasks still watched. */
-  private async rewatchStale(): Promise<void> {
-    const stale = [...this.watched.values()].filter(
-      (entry) => !entry.watching && entry.filterGeneration !== this.collectorGeneration,
-    );
-    await Promise.all(stale.map((entry) => this.watch(entry)));
+  private forget(entry: Watched): void {
+    if (this.watched.get(entry.task.value) === entry) this.watched.delete(entry.task.value);
+    const lane = entry.lane;
+    if (!lane) return;
+    lane.entries.delete(entry);
+    if (entry.filter && lane.generation === this.session.generation) this.destroyFilter(entry.filter);
+  }
+
+  private destroyFilter(filter: ManagedObjectReference): void {
+    this.session.invoke('DestroyPropertyFilter', { _this: filter }).catch(() => undefined);
   }
 
   private apply(taskValue: string, changes: { name: string; val?: unknown }[]): void {
     const entry = this.watched.get(taskValue);
-    if (!entry) return;
+    if (!entry || entry.settled) return;
     const values = new Map(changes.map((change) => [change.name, change.val]));
     const progress = values.get('info.progress');
     if (typeof progress === 'number') entry.onProgress?.(progress);
@@ -257,9 +299,18 @@ export class TaskWaiter {
 
   /** Stops watching everything (pending waits reject). */
   close(): void {
+    this.closed = true;
     for (const entry of [...this.watched.values()]) {
       entry.cleanup();
       entry.reject(new AbortError(entry.description));
     }
   }
+}
+
+function lanesLost(): VimFault {
+  return new VimFault(
+    'ManagedObjectNotFound',
+    { _type: 'ManagedObjectNotFound' },
+    'collector belongs to an earlier session',
+  );
 }

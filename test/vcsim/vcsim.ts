@@ -43,6 +43,8 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: false,
+  // Numeric references (&#xA; for newlines in annotations) are decoded only with htmlEntities.
+  htmlEntities: true,
   isArray: (name) => ['objects', 'propSet', 'returnval', 'ManagedObjectReference'].includes(name),
 });
 

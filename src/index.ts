@@ -1,0 +1,54 @@
+/**
+ * infrakit-instance-vsphere: provisions, labels, describes and destroys vCenter VMs for InfraKit
+ * group controllers, over vim25 SOAP with no WSDL at run time.
+ */
+
+export { VSphereClient, type VSphereClientOptions } from './client.ts';
+export { ValidationError, type ValidationIssue, VSphereError } from './errors.ts';
+export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
+export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
+export { type ObjectProperties, PropertyCollector } from './property/collector.ts';
+export {
+  AnnotationError,
+  belongsToGroup,
+  DELETED_ANNOTATION,
+  type DecodedAnnotation,
+  decodeAnnotation,
+  encodeAnnotation,
+  type InstanceMetadata,
+} from './provider/annotation.ts';
+export { type BuildRequest, IsoVmBuilder, TemplateCloner } from './provider/build.ts';
+export { GroupFolders } from './provider/folders.ts';
+export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
+export type {
+  AnnotationCodec,
+  DescribeOptions,
+  VmBuilderLike,
+  VmDetails,
+  VSphereInstanceProviderOptions,
+} from './provider/provider.ts';
+export { InstanceNotOwnedError, VSphereInstanceProvider } from './provider/provider.ts';
+export { parseInstanceSpec, parseTags } from './provider/spec.ts';
+export { FileExistsError, type SizedStream, type UploadOptions } from './provider/upload.ts';
+export { VerificationError, VmOps } from './provider/vm-ops.ts';
+export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
+export { LoginError, Session, SessionClosedError, type SessionOptions } from './session/session.ts';
+export { SoapClient, type SoapClientOptions } from './soap/client.ts';
+export type {
+  Attachment,
+  DestroyContext,
+  DestroyOptions,
+  InstanceDescription,
+  InstanceID,
+  InstancePlugin,
+  InstanceSpec,
+  JsonValue,
+  LogicalID,
+  ProvisionOptions,
+} from './spi/instance.ts';
+export { InfraKitTags } from './spi/instance.ts';
+export { TaskFailedError, TaskWaiter, type WaitOptions } from './tasks/waiter.ts';
+export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './transport/errors.ts';
+export { HttpTransport, type HttpTransportOptions } from './transport/http.ts';
+export type { TlsOptions } from './transport/tls.ts';
+export { ManagedObjectReference, VimFault } from './vim25/index.ts';

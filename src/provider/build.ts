@@ -1,0 +1,397 @@
+/**
+ * Builds a new VM, by template clone or around an ISO, then checks what vCenter really made and
+ * repairs what it dropped (vcsim ignores most of a clone's config; real vCenter may drop an
+ * edit under load). If any step after the VM exists fails, the VM is destroyed before the
+ * error is returned: a half-built VM is never left behind silently.
+ */
+import createDebug from 'debug';
+import type { VSphereClient } from '../client.ts';
+import { ValidationError } from '../errors.ts';
+import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
+import { ManagedObjectReference } from '../vim25/index.ts';
+import {
+  addIsoCdrom,
+  addPvscsi,
+  addThinDisk,
+  addVmxnet3,
+  datastorePath,
+  editNicNetwork,
+  nicBacking,
+  userdataExtraConfig,
+} from './devices.ts';
+import type { GroupFolder } from './folders.ts';
+import type { VMProperties } from './properties.ts';
+import { VerificationError, type VmOps } from './vm-ops.ts';
+
+const log = createDebug('infrakit:vsphere:build');
+
+export interface BuildRequest {
+  name: string;
+  dc: DatacenterInfo;
+  folder: GroupFolder;
+  props: VMProperties;
+  annotation: string;
+  init?: string;
+  signal?: AbortSignal;
+  onProgress?: (event: { phase: string; percent?: number }) => void;
+}
+
+type Device = Record<string, unknown> & { _type?: string; key?: number };
+
+const NIC_TYPES = new Set([
+  'VirtualVmxnet3',
+  'VirtualVmxnet',
+  'VirtualVmxnet2',
+  'VirtualE1000',
+  'VirtualE1000e',
+  'VirtualPCNet32',
+  'VirtualSriovEthernetCard',
+  'VirtualEthernetCard',
+]);
+const SCSI_TYPES = new Set([
+  'ParaVirtualSCSIController',
+  'VirtualLsiLogicController',
+  'VirtualLsiLogicSASController',
+  'VirtualBusLogicController',
+  'VirtualSCSIController',
+]);
+
+/** What a builder needs resolved from the inventory. */
+interface Resolved {
+  placement: Placement;
+  datastore: ManagedObjectReference;
+  network: NetworkInfo | undefined;
+}
+
+export interface VmBuilderOptions {
+  client: VSphereClient;
+  inventory: Inventory;
+  vmOps: VmOps;
+}
+
+/** Common to both ways of building: resolve, create, verify, repair, power on, clean up on failure. */
+abstract class VmBuilder {
+  protected readonly client: VSphereClient;
+  protected readonly inventory: Inventory;
+  protected readonly vmOps: VmOps;
+
+  constructor(options: VmBuilderOptions) {
+    this.client = options.client;
+    this.inventory = options.inventory;
+    this.vmOps = options.vmOps;
+  }
+
+  protected async resolve(req: BuildRequest): Promise<Resolved> {
+    const { dc, props } = req;
+    const [placement, datastore, network] = await Promise.all([
+      this.inventory.placement(dc, {
+        ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
+        ...(props.cluster ? { cluster: props.cluster } : {}),
+        ...(props.host ? { host: props.host } : {}),
+      }),
+      this.inventory.datastore(dc, props.datastore),
+      props.network ? this.inventory.network(dc, props.network) : Promise.resolve(undefined),
+    ]);
+    return { placement, datastore: datastore.ref, network };
+  }
+
+  /** Creates the VM; returns its reference once the vCenter task succeeded. */
+  protected abstract create(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference>;
+
+  /** Checks the new VM's devices; returns config changes still needed, or throws if it cannot be repaired. */
+  protected abstract repairDevices(
+    req: BuildRequest,
+    resolved: Resolved,
+    devices: Device[],
+  ): Record<string, unknown>[];
+
+  async build(req: BuildRequest): Promise<ManagedObjectReference> {
+    const resolved = await this.resolve(req);
+    req.onProgress?.({ phase: 'create' });
+    const vm = await this.create(req, resolved);
+    try {
+      await this.verifyAndRepair(req, resolved, vm);
+      if (req.props.powerOn) {
+        req.onProgress?.({ phase: 'power-on' });
+        await this.vmOps.powerOn(vm, req.signal);
+      }
+      return vm;
+    } catch (error) {
+      log(
+        '%s (%s): finishing failed, destroying the half-built VM: %s',
+        req.name,
+        vm.value,
+        (error as Error).message,
+      );
+      try {
+        await this.vmOps.stop(vm, 0);
+        await this.vmOps.destroy(vm);
+      } catch (cleanupError) {
+        log('%s: cleanup failed too: %s', req.name, (cleanupError as Error).message);
+        (error as Error & { cleanupError?: unknown }).cleanupError = cleanupError;
+      }
+      throw error;
+    }
+  }
+
+  private async verifyAndRepair(
+    req: BuildRequest,
+    resolved: Resolved,
+    vm: ManagedObjectReference,
+  ): Promise<void> {
+    req.onProgress?.({ phase: 'verify' });
+    const paths = [
+      'config.annotation',
+      'config.hardware.numCPU',
+      'config.hardware.memoryMB',
+      'config.hardware.device',
+      'config.extraConfig',
+    ];
+    const [info] = await this.client.collector.properties([vm], paths);
+    if (!info) throw new VerificationError('creation', vm.value);
+    const change: Record<string, unknown> = {};
+    if ((info.props.get('config.annotation') ?? '') !== req.annotation) change.annotation = req.annotation;
+    if (req.props.cpus !== undefined && info.props.get('config.hardware.numCPU') !== req.props.cpus)
+      change.numCPUs = req.props.cpus;
+    if (req.props.memoryMB !== undefined && info.props.get('config.hardware.memoryMB') !== req.props.memoryMB)
+      change.memoryMB = req.props.memoryMB;
+    const extra =
+      (info.props.get('config.extraConfig') as { key: string; value: unknown }[] | undefined) ?? [];
+    const wantedExtra = userdataExtraConfig(req.init).filter(
+      (o) => !extra.some((e) => e.key === o.key && e.value === o.value),
+    );
+    if (wantedExtra.length > 0) change.extraConfig = wantedExtra;
+    const devices = (info.props.get('config.hardware.device') as Device[] | undefined) ?? [];
+    const deviceChange = this.repairDevices(req, resolved, devices);
+    if (deviceChange.length > 0) change.deviceChange = deviceChange;
+    if (Object.keys(change).length === 0) return;
+    log('%s: repairing %s', req.name, Object.keys(change).join(', '));
+    req.onProgress?.({ phase: 'repair' });
+    await this.vmOps.reconfigure(vm, change, 'repair');
+    const [after] = await this.client.collector.properties([vm], paths);
+    if ((after?.props.get('config.annotation') ?? '') !== req.annotation)
+      throw new VerificationError('annotation', vm.value);
+    if (req.props.cpus !== undefined && after?.props.get('config.hardware.numCPU') !== req.props.cpus)
+      throw new VerificationError('CPU count', vm.value);
+    if (
+      req.props.memoryMB !== undefined &&
+      after?.props.get('config.hardware.memoryMB') !== req.props.memoryMB
+    )
+      throw new VerificationError('memory size', vm.value);
+    const left = this.repairDevices(
+      req,
+      resolved,
+      (after?.props.get('config.hardware.device') as Device[] | undefined) ?? [],
+    );
+    if (left.length > 0) throw new VerificationError('device configuration', vm.value);
+  }
+}
+
+function nicsOf(devices: Device[]): Device[] {
+  return devices.filter((d) => NIC_TYPES.has(d._type ?? ''));
+}
+
+function onNetwork(nic: Device, network: NetworkInfo): boolean {
+  const backing = nic.backing as Record<string, unknown> | undefined;
+  if (!backing) return false;
+  const wanted = nicBacking(network);
+  if (backing._type !== wanted._type) return false;
+  if (network.ref.type === 'DistributedVirtualPortgroup') {
+    return (backing.port as { portgroupKey?: string } | undefined)?.portgroupKey === network.portgroupKey;
+  }
+  if (network.ref.type === 'OpaqueNetwork') return backing.opaqueNetworkId === network.opaqueNetworkId;
+  const ref = backing.network;
+  return ref instanceof ManagedObjectReference
+    ? ref.equals(network.ref)
+    : backing.deviceName === network.name;
+}
+
+function diskSizesMB(devices: Device[]): number[] {
+  return devices.filter((d) => d._type === 'VirtualDisk').map((d) => Number(d.capacityInKB ?? 0) / 1024);
+}
+
+/** Clones a template (full or linked). */
+export class TemplateCloner extends VmBuilder {
+  protected async create(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference> {
+    const { props, dc } = req;
+    const template = await this.inventory.template(dc, props.template!);
+    const templateInfo = await this.templateInfo(template);
+    const location: Record<string, unknown> = {
+      _type: 'VirtualMachineRelocateSpec',
+      datastore: resolved.datastore,
+      pool: resolved.placement.pool,
+      ...(resolved.placement.host ? { host: resolved.placement.host } : {}),
+    };
+    let snapshot: ManagedObjectReference | undefined;
+    if (props.linkedClone) {
+      snapshot = templateInfo.snapshot;
+      if (!snapshot) {
+        throw new ValidationError(
+          [
+            {
+              field: 'Properties.LinkedClone',
+              message: `template "${props.template}" has no snapshot; a linked clone needs one`,
+            },
+          ],
+          'cannot clone',
+        );
+      }
+      location.diskMoveType = 'createNewChildDiskBacking';
+    }
+    const config: Record<string, unknown> = { _type: 'VirtualMachineConfigSpec', annotation: req.annotation };
+    if (props.cpus !== undefined) config.numCPUs = props.cpus;
+    if (props.memoryMB !== undefined) config.memoryMB = props.memoryMB;
+    const extraConfig = userdataExtraConfig(req.init);
+    if (extraConfig.length > 0) config.extraConfig = extraConfig;
+    const deviceChange = this.repairDevices(req, resolved, templateInfo.devices);
+    if (deviceChange.length > 0) config.deviceChange = deviceChange;
+    const spec: Record<string, unknown> = {
+      _type: 'VirtualMachineCloneSpec',
+      location,
+      template: false,
+      config,
+      powerOn: false, // powered on after verification, so a repair never needs a power cycle
+      ...(snapshot ? { snapshot } : {}),
+    };
+    const task = await this.client.session.invoke<ManagedObjectReference>(
+      'CloneVM_Task',
+      { _this: template, folder: req.folder.ref, name: req.name, spec },
+      req.signal ? { signal: req.signal } : {},
+    );
+    return this.client.tasks.wait<ManagedObjectReference>(task, {
+      description: `clone of ${props.template} to ${req.name}`,
+      ...(req.signal ? { signal: req.signal } : {}),
+      onProgress: (percent) => req.onProgress?.({ phase: 'clone', percent }),
+    });
+  }
+
+  private readonly templates = new Map<
+    string,
+    { generation: number; info: Promise<{ devices: Device[]; snapshot?: ManagedObjectReference }> }
+  >();
+
+  private templateInfo(
+    template: ManagedObjectReference,
+  ): Promise<{ devices: Device[]; snapshot?: ManagedObjectReference }> {
+    const cached = this.templates.get(template.value);
+    if (cached && cached.generation === this.client.session.generation) return cached.info;
+    const info = this.client.collector
+      .properties([template], ['config.hardware.device', 'snapshot.currentSnapshot'])
+      .then(([t]) => {
+        const snapshot = t?.props.get('snapshot.currentSnapshot');
+        return {
+          devices: (t?.props.get('config.hardware.device') as Device[] | undefined) ?? [],
+          ...(snapshot instanceof ManagedObjectReference ? { snapshot } : {}),
+        };
+      });
+    info.catch(() => this.templates.delete(template.value));
+    this.templates.set(template.value, { generation: this.client.session.generation, info });
+    return info;
+  }
+
+  protected repairDevices(
+    req: BuildRequest,
+    resolved: Resolved,
+    devices: Device[],
+  ): Record<string, unknown>[] {
+    const changes: Record<string, unknown>[] = [];
+    if (resolved.network) {
+      const nics = nicsOf(devices);
+      const first = nics[0];
+      if (!first) changes.push(addVmxnet3(-200, resolved.network));
+      else if (!onNetwork(first, resolved.network)) changes.push(editNicNetwork(first, resolved.network));
+    }
+    if (req.props.diskMB !== undefined && !diskSizesMB(devices).includes(req.props.diskMB)) {
+      const controller = devices.find((d) => SCSI_TYPES.has(d._type ?? ''));
+      let controllerKey: number;
+      if (controller?.key !== undefined) {
+        controllerKey = controller.key;
+      } else {
+        controllerKey = -201;
+        changes.push(addPvscsi(controllerKey));
+      }
+      const used = new Set(
+        devices.filter((d) => d.controllerKey === controllerKey).map((d) => Number(d.unitNumber)),
+      );
+      let unit = 0;
+      while (used.has(unit) || unit === 7) unit += 1;
+      changes.push(addThinDisk(-202, controllerKey, unit, req.props.diskMB, req.props.datastore));
+    }
+    return changes;
+  }
+}
+
+/** Builds a VM around a LinuxKit (or any) ISO in one CreateVM_Task. */
+export class IsoVmBuilder extends VmBuilder {
+  protected async create(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference> {
+    const { props, dc } = req;
+    const isoDatastoreName = props.isoDatastore ?? props.datastore;
+    const isoDatastore = props.isoDatastore
+      ? (await this.inventory.datastore(dc, isoDatastoreName, 'Properties.ISODatastore')).ref
+      : resolved.datastore;
+    const deviceChange: Record<string, unknown>[] = [
+      addPvscsi(-100),
+      addIsoCdrom(-101, datastorePath(isoDatastoreName, props.isoPath!), isoDatastore),
+    ];
+    if (resolved.network) deviceChange.push(addVmxnet3(-102, resolved.network));
+    if (props.diskMB !== undefined)
+      deviceChange.push(addThinDisk(-103, -100, 0, props.diskMB, props.datastore));
+    const config: Record<string, unknown> = {
+      _type: 'VirtualMachineConfigSpec',
+      name: req.name,
+      guestId: props.guestId,
+      files: { _type: 'VirtualMachineFileInfo', vmPathName: `[${props.datastore}]` },
+      numCPUs: props.cpus ?? 1,
+      memoryMB: props.memoryMB ?? 1024,
+      annotation: req.annotation,
+      deviceChange,
+    };
+    const extraConfig = userdataExtraConfig(req.init);
+    if (extraConfig.length > 0) config.extraConfig = extraConfig;
+    const task = await this.client.session.invoke<ManagedObjectReference>(
+      'CreateVM_Task',
+      {
+        _this: req.folder.ref,
+        config,
+        pool: resolved.placement.pool,
+        ...(resolved.placement.host ? { host: resolved.placement.host } : {}),
+      },
+      req.signal ? { signal: req.signal } : {},
+    );
+    return this.client.tasks.wait<ManagedObjectReference>(task, {
+      description: `creation of ${req.name}`,
+      ...(req.signal ? { signal: req.signal } : {}),
+      onProgress: (percent) => req.onProgress?.({ phase: 'create', percent }),
+    });
+  }
+
+  protected repairDevices(
+    req: BuildRequest,
+    resolved: Resolved,
+    devices: Device[],
+  ): Record<string, unknown>[] {
+    // CreateVM_Task is applied whole or not at all: a missing device means vCenter refused it
+    // silently, which no reconfigure should paper over.
+    const { props } = req;
+    const isoFile = datastorePath(props.isoDatastore ?? props.datastore, props.isoPath!);
+    const missing: string[] = [];
+    if (!devices.some((d) => d._type === 'ParaVirtualSCSIController')) missing.push('pvscsi controller');
+    if (
+      !devices.some(
+        (d) =>
+          d._type === 'VirtualCdrom' &&
+          (d.backing as { fileName?: string } | undefined)?.fileName === isoFile,
+      )
+    )
+      missing.push(`CD-ROM with ${isoFile}`);
+    if (
+      resolved.network &&
+      !nicsOf(devices).some((n) => n._type === 'VirtualVmxnet3' && onNetwork(n, resolved.network!))
+    )
+      missing.push('vmxnet3 NIC');
+    if (props.diskMB !== undefined && !diskSizesMB(devices).includes(props.diskMB))
+      missing.push(`${props.diskMB} MB disk`);
+    if (missing.length > 0) throw new VerificationError(`devices (${missing.join(', ')})`, req.name);
+    return [];
+  }
+}

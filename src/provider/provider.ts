@@ -1,0 +1,594 @@
+/**
+ * VSphereInstanceProvider: the InfraKit instance SPI on vCenter. Instances are VMs in a folder
+ * named after the group, with the group id, config hash and tags in the VM's annotation, the
+ * same way the original Go plugin kept them, so both can share a vCenter.
+ */
+import { randomBytes } from 'node:crypto';
+import createDebug from 'debug';
+import { VSphereClient, type VSphereClientOptions } from '../client.ts';
+import { ValidationError, type ValidationIssue, VSphereError } from '../errors.ts';
+import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
+import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
+import type { ObjectProperties } from '../property/collector.ts';
+import {
+  type DestroyContext,
+  type DestroyOptions,
+  InfraKitTags,
+  type InstanceDescription,
+  type InstancePlugin,
+  type InstanceSpec,
+  type JsonValue,
+  type ProvisionOptions,
+} from '../spi/instance.ts';
+import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
+import {
+  belongsToGroup,
+  DELETED_ANNOTATION,
+  type DecodedAnnotation,
+  decodeAnnotation,
+  encodeAnnotation,
+  type InstanceMetadata,
+} from './annotation.ts';
+import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
+import { type GroupFolder, GroupFolders } from './folders.ts';
+import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
+import { PendingProvisions } from './pending.ts';
+import { type ProviderDefaults, parseProperties, type VMProperties } from './properties.ts';
+import { parseInstanceSpec, parseTags } from './spec.ts';
+import { type SizedStream, type UploadOptions, uploadToDatastore } from './upload.ts';
+import { VmOps } from './vm-ops.ts';
+
+const log = createDebug('infrakit:vsphere:provider');
+
+/** Builds a VM; the template cloner and ISO builder implement it (inject your own to change how). */
+export interface VmBuilderLike {
+  build(request: BuildRequest): Promise<ManagedObjectReference>;
+}
+
+/** The annotation codec (inject to change the stored format; both must stay readable by the original plugin). */
+export interface AnnotationCodec {
+  encode(meta: InstanceMetadata): string;
+  decode(text: string | undefined): DecodedAnnotation;
+}
+
+export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
+  /** Datacenter name or path (env VCDATACENTER). Without it: the only datacenter for provisions, every one for describe. */
+  datacenter?: string;
+  /** Default datastore (env VCDATASTORE). */
+  datastore?: string;
+  /** Default network (env VCNETWORK). */
+  network?: string;
+  /** Default ESXi host (env VCHOST). */
+  host?: string;
+  /** Base folder (name or inventory path) under which group folders live. Default: the datacenter's VM folder. */
+  folder?: string;
+  /** Default VM name prefix (default `vm`). */
+  vmPrefix?: string;
+  /** Destroy only marks the VM: its annotation becomes `Deleted by InfraKit`. */
+  ignoreOnDestroy?: boolean;
+  /** Tag that carries the config hash (default `infrakit.config.hash`; `infrakit.config_sha` is always read too). */
+  configHashTag?: string;
+  /** How long destroy waits for a guest shutdown before powering off (default 30 000 ms; 0 = power off at once). */
+  shutdownTimeoutMs?: number;
+  /** Environment for the VC* defaults (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Injected collaborators. */
+  client?: VSphereClient;
+  inventory?: Inventory;
+  folders?: GroupFolders;
+  vmOps?: VmOps;
+  cloner?: VmBuilderLike;
+  isoBuilder?: VmBuilderLike;
+  annotationCodec?: AnnotationCodec;
+}
+
+/** Options of {@link VSphereInstanceProvider.describe}. */
+export interface DescribeOptions {
+  /** Add vCenter details (power state, guest NICs, MoRef, instance UUID) as `Properties`. */
+  properties?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What describe returns in `Properties` when asked. */
+export interface VmDetails {
+  MoRef: string;
+  Datacenter: string;
+  PowerState: string;
+  InstanceUUID: string;
+  GuestIP: string;
+  GuestNICs: GuestNic[];
+}
+
+/** An instance id that is not a VM name this provider could have made. */
+export class InstanceNotOwnedError extends VSphereError {
+  constructor(id: string, reason: string) {
+    super('NOT_OWNED', `instance ${id}: ${reason}`);
+  }
+}
+
+const VM_PATHS = ['name', 'config.annotation', 'guest.ipAddress'];
+const VM_DETAIL_PATHS = ['runtime.powerState', 'guest.net', 'config.instanceUuid'];
+
+function randomInt63(): bigint {
+  return randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+}
+
+function hashOf(tags: Record<string, string>, preferred: string): string | undefined {
+  return tags[preferred] ?? tags[InfraKitTags.configHash] ?? tags[InfraKitTags.legacyConfigHash];
+}
+
+/** The InfraKit instance plugin for vSphere. */
+export class VSphereInstanceProvider implements InstancePlugin {
+  readonly client: VSphereClient;
+  readonly inventory: Inventory;
+  readonly folders: GroupFolders;
+  readonly vmOps: VmOps;
+  private readonly cloner: VmBuilderLike;
+  private readonly isoBuilder: VmBuilderLike;
+  private readonly codec: AnnotationCodec;
+  private readonly defaults: ProviderDefaults;
+  private readonly datacenterName: string | undefined;
+  private readonly baseFolder: string | undefined;
+  private readonly ignoreOnDestroy: boolean;
+  private readonly configHashTag: string;
+  private readonly shutdownTimeoutMs: number;
+  private readonly pending = new PendingProvisions();
+  /** Base folders seen in provisions (Properties.Folder), searched by describe too. */
+  private readonly seenBaseFolders = new Set<string | undefined>();
+  private readonly ownsClient: boolean;
+
+  constructor(options: VSphereInstanceProviderOptions = {}) {
+    const env = options.env ?? process.env;
+    this.ownsClient = !options.client;
+    this.client =
+      options.client ??
+      new VSphereClient({
+        ...options,
+        ...((options.url ?? env.VCURL) ? { url: options.url ?? env.VCURL } : {}),
+      });
+    this.inventory =
+      options.inventory ?? new Inventory({ session: this.client.session, collector: this.client.collector });
+    this.folders =
+      options.folders ?? new GroupFolders({ session: this.client.session, inventory: this.inventory });
+    this.vmOps = options.vmOps ?? new VmOps(this.client);
+    const builderOptions = { client: this.client, inventory: this.inventory, vmOps: this.vmOps };
+    this.cloner = options.cloner ?? new TemplateCloner(builderOptions);
+    this.isoBuilder = options.isoBuilder ?? new IsoVmBuilder(builderOptions);
+    this.codec = options.annotationCodec ?? { encode: encodeAnnotation, decode: decodeAnnotation };
+    this.datacenterName = options.datacenter ?? env.VCDATACENTER ?? undefined;
+    this.baseFolder = options.folder;
+    this.seenBaseFolders.add(this.baseFolder);
+    const datastore = options.datastore ?? env.VCDATASTORE;
+    const network = options.network ?? env.VCNETWORK;
+    const host = options.host ?? env.VCHOST;
+    this.defaults = {
+      ...(this.datacenterName ? { datacenter: this.datacenterName } : {}),
+      ...(datastore ? { datastore } : {}),
+      ...(network ? { network } : {}),
+      ...(host ? { host } : {}),
+      ...(options.vmPrefix ? { vmPrefix: options.vmPrefix } : {}),
+    };
+    this.ignoreOnDestroy = options.ignoreOnDestroy ?? false;
+    this.configHashTag = options.configHashTag ?? InfraKitTags.configHash;
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Checks instance properties: their shape (every problem at once), then that what they name
+   * exists in vCenter (datacenter, datastore, network, template, host/cluster/pool, folder).
+   */
+  async validate(properties: JsonValue | undefined): Promise<void> {
+    const props = parseProperties(properties, this.defaults);
+    const issues: ValidationIssue[] = [];
+    const check = async (fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (error) {
+        if (error instanceof NotFoundError || error instanceof AmbiguousNameError) {
+          issues.push({ field: error.field ?? 'Properties', message: error.message });
+        } else if (error instanceof ValidationError) {
+          issues.push(...error.issues);
+        } else {
+          throw error;
+        }
+      }
+    };
+    let dc: DatacenterInfo | undefined;
+    await check(async () => {
+      dc = await this.inventory.datacenter(props.datacenter, 'Properties.Datacenter');
+    });
+    if (dc) {
+      const at = dc;
+      await Promise.all([
+        check(() => this.inventory.datastore(at, props.datastore)),
+        props.isoDatastore
+          ? check(() => this.inventory.datastore(at, props.isoDatastore!, 'Properties.ISODatastore'))
+          : undefined,
+        props.network ? check(() => this.inventory.network(at, props.network!)) : undefined,
+        props.template ? check(() => this.inventory.template(at, props.template!)) : undefined,
+        check(() =>
+          this.inventory.placement(at, {
+            ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
+            ...(props.cluster ? { cluster: props.cluster } : {}),
+            ...(props.host ? { host: props.host } : {}),
+          }),
+        ),
+      ]);
+    }
+    if (issues.length > 0) throw new ValidationError(issues, 'invalid properties');
+  }
+
+  /**
+   * Creates a VM for `spec` and returns its ID (the VM name). With `wait: false` it returns as
+   * soon as the input is validated; describe then reports the instance as Provisioning until the
+   * VM exists, and a failure is logged and drops the pending entry.
+   */
+  async provision(rawSpec: InstanceSpec, options: ProvisionOptions = {}): Promise<string> {
+    const spec = parseInstanceSpec(rawSpec);
+    const props = parseProperties(spec.Properties, this.defaults, { field: 'Spec.Properties' });
+    const tags = { ...(spec.Tags ?? {}) };
+    const group = tags[InfraKitTags.group];
+    const configHash = hashOf(tags, this.configHashTag);
+    const issues: ValidationIssue[] = [];
+    if (!group)
+      issues.push({
+        field: `Spec.Tags.${InfraKitTags.group}`,
+        message: 'required: the group id names the VM folder',
+      });
+    if (!configHash) {
+      issues.push({
+        field: `Spec.Tags.${this.configHashTag}`,
+        message: `required (or ${InfraKitTags.legacyConfigHash}): the config hash is line 2 of the VM notes`,
+      });
+    }
+    if (issues.length > 0) throw new ValidationError(issues, 'invalid instance spec');
+    const logicalId = spec.LogicalID ?? undefined;
+    if (logicalId) tags[InfraKitTags.logicalId] = logicalId;
+    const meta: InstanceMetadata = {
+      group: group!,
+      configHash: configHash!,
+      tags,
+      ...(logicalId ? { logicalId } : {}),
+      ...(props.annotation !== undefined ? { userText: props.annotation } : {}),
+    };
+    const annotation = this.codec.encode(meta);
+    const name = `${props.vmPrefix}-${randomInt63()}`;
+    this.seenBaseFolders.add(props.folder);
+    const work = this.build(name, group!, props, annotation, spec.Init, options);
+    if (options.wait !== false) {
+      await work;
+      return name;
+    }
+    const entry = {
+      name,
+      group: group!,
+      tags,
+      ...(logicalId ? { logicalId } : {}),
+      startedAt: Date.now(),
+      destroyRequested: false,
+      done: work,
+    };
+    this.pending.add(entry);
+    work.then(
+      async () => {
+        this.pending.delete(name);
+        if (entry.destroyRequested) {
+          log('%s: destroy was asked while it was being provisioned; destroying it now', name);
+          await this.destroy(name, { Reason: 'terminate' }).catch((error: Error) =>
+            log('%s: destroy after provision failed: %s', name, error.message),
+          );
+        }
+      },
+      (error: Error) => {
+        this.pending.delete(name);
+        log('provision of %s (group %s) failed: %s', name, group, error.message);
+      },
+    );
+    return name;
+  }
+
+  private async build(
+    name: string,
+    group: string,
+    props: VMProperties,
+    annotation: string,
+    init: string | undefined,
+    options: ProvisionOptions,
+  ): Promise<ManagedObjectReference> {
+    const dc = await this.inventory.datacenter(props.datacenter, 'Properties.Datacenter');
+    const folder = await this.folders.ensure(dc, group, props.folder);
+    const request: BuildRequest = {
+      name,
+      dc,
+      folder,
+      props,
+      annotation,
+      ...(init ? { init } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    };
+    const vm = await (props.template ? this.cloner : this.isoBuilder).build(request);
+    log('provisioned %s (%s) in group %s', name, vm.value, group);
+    if (props.waitForIP) {
+      options.onProgress?.({ phase: 'wait-for-ip' });
+      await waitForGuestIp(
+        this.client.collector,
+        vm,
+        (props.waitForIPTimeoutSeconds ?? 300) * 1000,
+        options.signal,
+      );
+    }
+    return vm;
+  }
+
+  /** Merges `labels` into the instance's stored tags. Changing the config hash tag changes line 2 of the notes too. */
+  async label(id: string, labels: Record<string, string>): Promise<void> {
+    const parsed = parseTags(labels, 'labels');
+    const found = await this.findInstance(id);
+    if (!found) throw new NotFoundError('vm', id, 'any group folder or datacenter', { field: 'Instance' });
+    const { metadata } = found;
+    const tags = { ...metadata.tags, ...parsed };
+    const newGroup = parsed[InfraKitTags.group];
+    if (newGroup !== undefined && newGroup !== metadata.group) {
+      throw new ValidationError(
+        [
+          {
+            field: `labels.${InfraKitTags.group}`,
+            message: 'an instance cannot change group by label (it would stay in the old group folder)',
+          },
+        ],
+        'invalid labels',
+      );
+    }
+    const newHash =
+      parsed[this.configHashTag] ?? parsed[InfraKitTags.configHash] ?? parsed[InfraKitTags.legacyConfigHash];
+    const configHash = newHash ?? metadata.configHash;
+    for (const hashTag of [InfraKitTags.configHash, InfraKitTags.legacyConfigHash]) {
+      if (hashTag in tags) tags[hashTag] = configHash;
+    }
+    const annotation = this.codec.encode({ ...metadata, configHash, tags });
+    await this.vmOps.setAnnotation(found.vm, annotation);
+  }
+
+  /**
+   * Destroys the instance (guest shutdown, power-off, destroy), or with `ignoreOnDestroy` only
+   * marks it `Deleted by InfraKit`. An instance that is already gone is not an error.
+   */
+  async destroy(
+    id: string,
+    context: DestroyContext = { Reason: 'terminate' },
+    options: DestroyOptions = {},
+  ): Promise<void> {
+    if (typeof id !== 'string' || id === '')
+      throw new ValidationError(
+        [{ field: 'Instance', message: 'expected a non-empty instance ID' }],
+        'invalid destroy',
+      );
+    const pending = this.pending.get(id);
+    if (pending) {
+      pending.destroyRequested = true;
+      log('%s is still being provisioned; it will be destroyed when it exists (%s)', id, context.Reason);
+      return;
+    }
+    const found = await this.findInstance(id);
+    if (!found) {
+      log('destroy %s (%s): no such instance; nothing to do', id, context.Reason);
+      return;
+    }
+    if (this.ignoreOnDestroy) {
+      await this.vmOps.setAnnotation(found.vm, DELETED_ANNOTATION);
+      log('destroy %s (%s): marked "%s" (ignoreOnDestroy)', id, context.Reason, DELETED_ANNOTATION);
+      return;
+    }
+    await this.vmOps.stop(found.vm, this.shutdownTimeoutMs, options.signal);
+    const existed = await this.vmOps.destroy(found.vm, options.signal);
+    log('destroy %s (%s): %s', id, context.Reason, existed ? 'destroyed' : 'was already gone');
+  }
+
+  /** Lists the instances of the group named in `tags` (all query tags must match). */
+  async describe(
+    rawTags: Record<string, string>,
+    options: DescribeOptions = {},
+  ): Promise<InstanceDescription[]> {
+    const tags = parseTags(rawTags ?? {}, 'tags');
+    const group = tags[InfraKitTags.group];
+    const datacenters = this.datacenterName
+      ? [await this.inventory.datacenter(this.datacenterName)]
+      : await this.inventory.datacenters();
+    const paths = options.properties ? [...VM_PATHS, ...VM_DETAIL_PATHS] : VM_PATHS;
+    const perDc = await Promise.all(
+      datacenters.map(async (dc) => {
+        const objects = group
+          ? await this.groupVms(dc, group, paths)
+          : await this.client.collector.find(dc.vmFolder, 'VirtualMachine', paths);
+        return objects.map((o) => ({ dc, o }));
+      }),
+    );
+    const out: InstanceDescription[] = [];
+    const listed = new Set<string>();
+    for (const { dc, o } of perDc.flat()) {
+      if (o.obj.type !== 'VirtualMachine') continue;
+      const description = this.describeVm(dc, o, group, options.properties === true);
+      if (!description) continue;
+      if (!Object.entries(tags).every(([k, v]) => description.Tags[k] === v)) continue;
+      if (listed.has(description.ID)) continue;
+      listed.add(description.ID);
+      out.push(description);
+    }
+    out.push(...this.pending.describe(tags, listed));
+    return out;
+  }
+
+  /** VMs directly in the group folder: one round trip when the folder is known (its name and parent are checked in the same query). */
+  private async groupVms(dc: DatacenterInfo, group: string, paths: string[]): Promise<ObjectProperties[]> {
+    const out: ObjectProperties[] = [];
+    for (const base of this.seenBaseFolders) {
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const folder = await this.folders.find(dc, group, base);
+        if (!folder) break;
+        const objects = await this.folderContents(folder, paths);
+        if (objects) {
+          out.push(...objects);
+          break;
+        }
+        // The cached folder was deleted, renamed or moved: look it up again, once.
+        this.folders.forget(dc, group, base);
+      }
+    }
+    return out;
+  }
+
+  private async folderContents(
+    folder: GroupFolder,
+    paths: string[],
+  ): Promise<ObjectProperties[] | undefined> {
+    let objects: ObjectProperties[];
+    try {
+      objects = await this.client.collector.retrieve([
+        {
+          propSet: [
+            { type: 'Folder', pathSet: ['name', 'parent'] },
+            { type: 'VirtualMachine', pathSet: paths },
+          ],
+          objectSet: [
+            {
+              obj: folder.ref,
+              skip: false,
+              selectSet: [
+                {
+                  _type: 'TraversalSpec',
+                  name: 'children',
+                  type: 'Folder',
+                  path: 'childEntity',
+                  skip: false,
+                },
+              ],
+            },
+          ],
+        },
+      ]);
+    } catch (error) {
+      if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
+      throw error;
+    }
+    const self = objects.find((o) => o.obj.equals(folder.ref));
+    const parent = self?.props.get('parent');
+    if (
+      !self ||
+      self.props.get('name') !== folder.name ||
+      !(parent instanceof ManagedObjectReference) ||
+      !parent.equals(folder.parent)
+    ) {
+      return undefined;
+    }
+    return objects.filter((o) => o.obj.type === 'VirtualMachine');
+  }
+
+  private describeVm(
+    dc: DatacenterInfo,
+    o: ObjectProperties,
+    group: string | undefined,
+    withDetails: boolean,
+  ): InstanceDescription | undefined {
+    const name = o.props.get('name');
+    if (typeof name !== 'string') return undefined; // deleted while the query ran
+    const decoded = this.codec.decode(o.props.get('config.annotation') as string | undefined);
+    if (decoded.kind !== 'ours' && decoded.kind !== 'legacy') return undefined;
+    if (group !== undefined && !belongsToGroup(decoded, group)) return undefined;
+    const meta = decoded.metadata;
+    const guestIp = (o.props.get('guest.ipAddress') as string | undefined) ?? '';
+    const tags: Record<string, string> = {
+      ...meta.tags,
+      [InfraKitTags.group]: meta.group,
+      [this.configHashTag]: meta.configHash,
+      guestIP: guestIp,
+    };
+    const description: InstanceDescription = { ID: name, Tags: tags };
+    const logicalId = meta.logicalId ?? meta.tags[InfraKitTags.logicalId];
+    if (logicalId) description.LogicalID = logicalId;
+    if (withDetails) {
+      const details: VmDetails = {
+        MoRef: o.obj.value,
+        Datacenter: dc.path,
+        PowerState: (o.props.get('runtime.powerState') as string | undefined) ?? '',
+        InstanceUUID: (o.props.get('config.instanceUuid') as string | undefined) ?? '',
+        GuestIP: guestIp,
+        GuestNICs: describeGuestNics(o.props.get('guest.net')),
+      };
+      description.Properties = details as unknown as JsonValue;
+    }
+    return description;
+  }
+
+  /**
+   * Finds the VM of instance `id` (its name): in the group folders this process knows first,
+   * then anywhere in the datacenter(s). Only a VM whose notes say InfraKit owns it is returned;
+   * another tool's VM of the same name is never touched.
+   */
+  private async findInstance(
+    id: string,
+  ): Promise<{ vm: ManagedObjectReference; metadata: InstanceMetadata } | undefined> {
+    const owned = (candidates: ObjectProperties[]) =>
+      candidates.flatMap((c) => {
+        const decoded = this.codec.decode(c.props.get('config.annotation') as string | undefined);
+        return decoded.kind === 'ours' || decoded.kind === 'legacy'
+          ? [{ vm: c.obj, metadata: decoded.metadata }]
+          : [];
+      });
+    const known = this.folders.knownFolders();
+    const direct = (await Promise.all(known.map((f) => this.inventory.findChild(f.ref, id)))).filter(
+      (r): r is ManagedObjectReference => r?.type === 'VirtualMachine',
+    );
+    if (direct.length > 0) {
+      const hits = owned(await this.client.collector.properties(direct, ['name', 'config.annotation']));
+      if (hits.length === 1) return hits[0];
+    }
+    const datacenters = this.datacenterName
+      ? [await this.inventory.datacenter(this.datacenterName)]
+      : await this.inventory.datacenters();
+    const candidates = (
+      await Promise.all(
+        datacenters.map((dc) => this.inventory.vmsNamed(dc.vmFolder, id, ['config.annotation'])),
+      )
+    ).flat();
+    const hits = owned(candidates);
+    if (hits.length > 1) {
+      throw new AmbiguousNameError(
+        'vm',
+        id,
+        'vCenter',
+        hits.map((h) => h.vm.value),
+        'Instance',
+      );
+    }
+    if (hits.length === 0 && candidates.length > 0) {
+      log(
+        'instance %s: %d VM(s) of that name exist but none is managed by InfraKit; leaving them alone',
+        id,
+        candidates.length,
+      );
+    }
+    return hits[0];
+  }
+
+  /**
+   * Uploads an ISO (or any file) to a datastore: a file path, a Buffer, or `{ stream, size }`.
+   * The datacenter defaults to the provider's.
+   */
+  async uploadIso(
+    source: string | Buffer | SizedStream,
+    options: UploadOptions,
+  ): Promise<{ datastorePath: string; bytes: number }> {
+    const datacenter = options.datacenter ?? this.datacenterName;
+    return uploadToDatastore(this.client.session, this.inventory, source, {
+      ...options,
+      ...(datacenter ? { datacenter } : {}),
+    });
+  }
+
+  /** Waits for background provisions, logs out and closes sockets. */
+  async close(): Promise<void> {
+    await this.pending.settle();
+    if (this.ownsClient) await this.client.close();
+  }
+}

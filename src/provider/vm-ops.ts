@@ -1,0 +1,134 @@
+/**
+ * Operations on one existing VM, each verified by reading back (vcsim accepts and drops things;
+ * real vCenter may too under concurrent edits): annotation, power, graceful shutdown, destroy.
+ */
+import createDebug from 'debug';
+import type { VSphereClient } from '../client.ts';
+import { VSphereError } from '../errors.ts';
+import { TaskFailedError } from '../tasks/waiter.ts';
+import { type ManagedObjectReference, VimFault } from '../vim25/index.ts';
+
+const log = createDebug('infrakit:vsphere:vm');
+
+/** A write to a VM did not stick: what was read back differs from what was written. */
+export class VerificationError extends VSphereError {
+  constructor(what: string, vm: string) {
+    super('VERIFY_FAILED', `${what} of ${vm} did not take effect (read back a different value)`);
+  }
+}
+
+function faultOf(error: unknown): VimFault | undefined {
+  if (error instanceof VimFault) return error;
+  if (error instanceof TaskFailedError) return error.fault;
+  return undefined;
+}
+
+export function isFault(error: unknown, type: string): boolean {
+  return faultOf(error)?.is(type) ?? false;
+}
+
+export class VmOps {
+  private readonly client: VSphereClient;
+
+  constructor(client: VSphereClient) {
+    this.client = client;
+  }
+
+  /** Runs a *_Task method and waits for it. */
+  async runTask<T = unknown>(
+    method: string,
+    params: Record<string, unknown>,
+    description: string,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const task = await this.client.session.invoke<ManagedObjectReference>(
+      method,
+      params,
+      signal ? { signal } : {},
+    );
+    return this.client.tasks.wait<T>(task, { description, ...(signal ? { signal } : {}) });
+  }
+
+  async reconfigure(
+    vm: ManagedObjectReference,
+    spec: Record<string, unknown>,
+    description: string,
+  ): Promise<void> {
+    await this.runTask(
+      'ReconfigVM_Task',
+      { _this: vm, spec: { _type: 'VirtualMachineConfigSpec', ...spec } },
+      `${description} of ${vm.value}`,
+    );
+  }
+
+  /** Writes the annotation and reads it back. */
+  async setAnnotation(vm: ManagedObjectReference, annotation: string): Promise<void> {
+    await this.reconfigure(vm, { annotation }, 'annotation update');
+    const stored = (await this.client.collector.property<string>(vm, 'config.annotation')) ?? '';
+    if (stored !== annotation) throw new VerificationError('annotation update', vm.value);
+  }
+
+  async powerState(vm: ManagedObjectReference): Promise<string> {
+    return (await this.client.collector.property<string>(vm, 'runtime.powerState')) ?? 'unknown';
+  }
+
+  /** Powers on; a VM already on is fine. */
+  async powerOn(vm: ManagedObjectReference, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.runTask('PowerOnVM_Task', { _this: vm }, `power-on of ${vm.value}`, signal);
+    } catch (error) {
+      if (isFault(error, 'InvalidPowerState') && (await this.powerState(vm)) === 'poweredOn') return;
+      throw error;
+    }
+  }
+
+  /** Powers off; a VM already off is fine. */
+  async powerOff(vm: ManagedObjectReference, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.runTask('PowerOffVM_Task', { _this: vm }, `power-off of ${vm.value}`, signal);
+    } catch (error) {
+      if (isFault(error, 'InvalidPowerState') && (await this.powerState(vm)) !== 'poweredOn') return;
+      throw error;
+    }
+  }
+
+  /**
+   * Stops a VM: a guest shutdown when VMware Tools run (so the guest can leave its cluster
+   * cleanly), polling until off or `timeoutMs`, then a hard power-off.
+   */
+  async stop(vm: ManagedObjectReference, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const [info] = await this.client.collector.properties(
+      [vm],
+      ['runtime.powerState', 'guest.toolsRunningStatus'],
+    );
+    if (info?.props.get('runtime.powerState') !== 'poweredOn') return;
+    if (timeoutMs > 0 && info.props.get('guest.toolsRunningStatus') === 'guestToolsRunning') {
+      try {
+        await this.client.session.invoke('ShutdownGuest', { _this: vm });
+        const deadline = Date.now() + timeoutMs;
+        while (Date.now() < deadline) {
+          if (signal?.aborted) break;
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.min(1000, Math.max(50, deadline - Date.now()))),
+          );
+          if ((await this.powerState(vm)) !== 'poweredOn') return;
+        }
+        log('%s: guest shutdown did not finish in %d ms; powering off', vm.value, timeoutMs);
+      } catch (error) {
+        log('%s: guest shutdown refused (%s); powering off', vm.value, (error as Error).message);
+      }
+    }
+    await this.powerOff(vm, signal);
+  }
+
+  /** Destroys the VM; one that is already gone is fine. Returns false when it was already gone. */
+  async destroy(vm: ManagedObjectReference, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.runTask('Destroy_Task', { _this: vm }, `destroy of ${vm.value}`, signal);
+      return true;
+    } catch (error) {
+      if (isFault(error, 'ManagedObjectNotFound')) return false;
+      throw error;
+    }
+  }
+}
