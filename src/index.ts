@@ -7,6 +7,20 @@ export { VSphereClient, type VSphereClientOptions } from './client.ts';
 export { ValidationError, type ValidationIssue, VSphereError } from './errors.ts';
 export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
 export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
+export {
+  type ListenOptions,
+  PluginServer,
+  type PluginServerOptions,
+  type VendorInfo,
+} from './plugin/server.ts';
+export {
+  installSignalHandlers,
+  PluginSocketInUseError,
+  type RunningPluginServer,
+  resolvePluginDir,
+  type StartPluginServerOptions,
+  startPluginServer,
+} from './plugin/socket.ts';
 export { type ObjectProperties, PropertyCollector } from './property/collector.ts';
 export {
   AnnotationError,
@@ -22,6 +36,7 @@ export { GroupFolders } from './provider/folders.ts';
 export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
 export type {
   AnnotationCodec,
+  BackgroundFailure,
   DescribeOptions,
   VmBuilderLike,
   VmDetails,

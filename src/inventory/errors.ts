@@ -18,6 +18,8 @@ export class NotFoundError extends VSphereError {
   readonly objectName: string;
   /** Property or option that named it, e.g. `Properties.Datastore`. */
   readonly field: string | undefined;
+  /** The message without the field, for a ValidationIssue that names the field itself. */
+  readonly detail: string;
   constructor(
     kind: InventoryKind,
     name: string,
@@ -27,10 +29,9 @@ export class NotFoundError extends VSphereError {
     const known = options.known?.length
       ? ` (found: ${options.known.slice(0, 10).join(', ')}${options.known.length > 10 ? ', …' : ''})`
       : '';
-    super(
-      'NOT_FOUND',
-      `${options.field ? `${options.field}: ` : ''}${kind} "${name}" not found in ${where}${known}`,
-    );
+    const detail = `${kind} "${name}" not found in ${where}${known}`;
+    super('NOT_FOUND', `${options.field ? `${options.field}: ` : ''}${detail}`);
+    this.detail = detail;
     this.kind = kind;
     this.objectName = name;
     this.field = options.field;
@@ -42,11 +43,11 @@ export class AmbiguousNameError extends VSphereError {
   readonly kind: InventoryKind;
   readonly objectName: string;
   readonly field: string | undefined;
+  readonly detail: string;
   constructor(kind: InventoryKind, name: string, where: string, candidates: string[], field?: string) {
-    super(
-      'AMBIGUOUS',
-      `${field ? `${field}: ` : ''}${kind} name "${name}" matches ${candidates.length} objects in ${where}; give an inventory path (${candidates.slice(0, 5).join(', ')})`,
-    );
+    const detail = `${kind} name "${name}" matches ${candidates.length} objects in ${where}; give an inventory path (${candidates.slice(0, 5).join(', ')})`;
+    super('AMBIGUOUS', `${field ? `${field}: ` : ''}${detail}`);
+    this.detail = detail;
     this.kind = kind;
     this.objectName = name;
     this.field = field;

@@ -70,6 +70,11 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
   configHashTag?: string;
   /** How long destroy waits for a guest shutdown before powering off (default 30 000 ms; 0 = power off at once). */
   shutdownTimeoutMs?: number;
+  /**
+   * Called when work that continues after `provision(…, { wait: false })` fails (also logged on
+   * the `infrakit:vsphere:provider` debug namespace). The pending entry is dropped either way.
+   */
+  onBackgroundError?: (failure: BackgroundFailure) => void;
   /** Environment for the VC* defaults (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Injected collaborators. */
@@ -80,6 +85,15 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
   cloner?: VmBuilderLike;
   isoBuilder?: VmBuilderLike;
   annotationCodec?: AnnotationCodec;
+}
+
+/** A failure of work that went on after its call returned. */
+export interface BackgroundFailure {
+  operation: 'provision' | 'destroy';
+  /** The instance ID. */
+  id: string;
+  group?: string;
+  error: Error;
 }
 
 /** Options of {@link VSphereInstanceProvider.describe}. */
@@ -136,6 +150,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
   /** Base folders seen in provisions (Properties.Folder), searched by describe too. */
   private readonly seenBaseFolders = new Set<string | undefined>();
   private readonly ownsClient: boolean;
+  private readonly onBackgroundError: ((failure: BackgroundFailure) => void) | undefined;
 
   constructor(options: VSphereInstanceProviderOptions = {}) {
     const env = options.env ?? process.env;
@@ -171,6 +186,22 @@ export class VSphereInstanceProvider implements InstancePlugin {
     this.ignoreOnDestroy = options.ignoreOnDestroy ?? false;
     this.configHashTag = options.configHashTag ?? InfraKitTags.configHash;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+    this.onBackgroundError = options.onBackgroundError;
+  }
+
+  private reportBackground(failure: BackgroundFailure): void {
+    log(
+      '%s of %s%s failed: %s',
+      failure.operation,
+      failure.id,
+      failure.group ? ` (group ${failure.group})` : '',
+      failure.error.message,
+    );
+    try {
+      this.onBackgroundError?.(failure);
+    } catch (hookError) {
+      log('onBackgroundError threw: %s', (hookError as Error).message);
+    }
   }
 
   /**
@@ -185,7 +216,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         await fn();
       } catch (error) {
         if (error instanceof NotFoundError || error instanceof AmbiguousNameError) {
-          issues.push({ field: error.field ?? 'Properties', message: error.message });
+          issues.push({ field: error.field ?? 'Properties', message: error.detail });
         } else if (error instanceof ValidationError) {
           issues.push(...error.issues);
         } else {
@@ -275,13 +306,13 @@ export class VSphereInstanceProvider implements InstancePlugin {
         if (entry.destroyRequested) {
           log('%s: destroy was asked while it was being provisioned; destroying it now', name);
           await this.destroy(name, { Reason: 'terminate' }).catch((error: Error) =>
-            log('%s: destroy after provision failed: %s', name, error.message),
+            this.reportBackground({ operation: 'destroy', id: name, group: group!, error }),
           );
         }
       },
       (error: Error) => {
         this.pending.delete(name);
-        log('provision of %s (group %s) failed: %s', name, group, error.message);
+        this.reportBackground({ operation: 'provision', id: name, group: group!, error });
       },
     );
     return name;

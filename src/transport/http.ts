@@ -11,7 +11,13 @@ import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
 import createDebug from 'debug';
 import { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './errors.ts';
-import { fingerprintsOf, resolveTrust, type TlsOptions, type TrustMode } from './tls.ts';
+import {
+  fingerprintsOf,
+  presentedFingerprints,
+  resolveTrust,
+  type TlsOptions,
+  type TrustMode,
+} from './tls.ts';
 
 const log = createDebug('infrakit:vsphere:http');
 
@@ -142,7 +148,17 @@ export class HttpTransport {
         outgoing.destroy();
       };
       req.signal?.addEventListener('abort', onAbort, { once: true });
-      outgoing.on('error', (error: NodeJS.ErrnoException) => finish(this.classify(error, what)));
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        const classified = this.classify(error, what);
+        if (!(classified instanceof TlsError) || classified.code !== 'TLS_UNTRUSTED') {
+          finish(classified);
+          return;
+        }
+        // Name the certificate that was refused, so an operator can check and pin it.
+        presentedFingerprints(this.baseUrl.hostname, Number(this.baseUrl.port || 443)).then((prints) =>
+          finish(this.classify(error, what, prints)),
+        );
+      });
       outgoing.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -184,14 +200,18 @@ export class HttpTransport {
     });
   }
 
-  private classify(error: NodeJS.ErrnoException, what: string): Error {
+  private classify(
+    error: NodeJS.ErrnoException,
+    what: string,
+    prints: { sha256?: string; sha1?: string } = {},
+  ): Error {
     if (error instanceof TlsError || error instanceof TransportError) return error;
     const code = error.code ?? '';
     if (code.startsWith('ERR_TLS') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL/.test(code)) {
       return new TlsError(
         'TLS_UNTRUSTED',
-        `${what}: the server certificate is not trusted (${code}); give tls.ca, pin tls.thumbprint, or set tls.insecure for a lab`,
-        {},
+        `${what}: the server certificate is not trusted (${code})${prints.sha256 ? `, SHA-256 thumbprint ${prints.sha256}` : ''}; give tls.ca, pin tls.thumbprint, or set tls.insecure for a lab`,
+        prints,
         { cause: error },
       );
     }

@@ -2,7 +2,8 @@
  * TLS trust for the vCenter connection: verified against the system roots (plus an optional
  * CA bundle) by default, or pinned to a certificate thumbprint, or, only when asked, not at all.
  */
-import { type ConnectionOptions, type PeerCertificate, rootCertificates } from 'node:tls';
+import { isIP } from 'node:net';
+import { type ConnectionOptions, connect, type PeerCertificate, rootCertificates } from 'node:tls';
 import { ValidationError } from '../errors.ts';
 
 export interface TlsOptions {
@@ -68,4 +69,30 @@ export function resolveTrust(options: TlsOptions = {}): TrustMode {
 export function fingerprintsOf(cert: PeerCertificate | undefined): { sha256?: string; sha1?: string } {
   if (!cert?.fingerprint256) return {};
   return { sha256: cert.fingerprint256, sha1: cert.fingerprint };
+}
+
+/**
+ * Reads the certificate a server presents, without trusting it, to put its thumbprints in the
+ * error that refused it. Only used after verification failed; never sends application data.
+ */
+export function presentedFingerprints(
+  host: string,
+  port: number,
+  timeoutMs = 5000,
+): Promise<{ sha256?: string; sha1?: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({
+      host,
+      port,
+      servername: isIP(host) ? undefined : host,
+      rejectUnauthorized: false,
+    });
+    const done = (prints: { sha256?: string; sha1?: string }) => {
+      socket.destroy();
+      resolve(prints);
+    };
+    socket.setTimeout(timeoutMs, () => done({}));
+    socket.once('error', () => done({}));
+    socket.once('secureConnect', () => done(fingerprintsOf(socket.getPeerCertificate())));
+  });
 }

@@ -215,6 +215,22 @@ describe('clone lifecycle', () => {
     await q.destroy(id, { Reason: 'terminate' });
   });
 
+  it('reports a failed background provision and drops its pending entry', async () => {
+    const failures: { operation: string; id: string; error: Error }[] = [];
+    const p = provider({ onBackgroundError: (failure) => failures.push(failure) });
+    const id = await p.provision(
+      { Tags: tags('doomed'), Properties: { Template: 'no-such-template', Hostname: 'DC0_H0' } },
+      { wait: false },
+    );
+    await p.close();
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0]!.operation, 'provision');
+    assert.equal(failures[0]!.id, id);
+    assert.ok(failures[0]!.error instanceof NotFoundError);
+    const q = provider();
+    assert.deepEqual(await q.describe({ 'infrakit.group': 'doomed' }), [], 'a controller would provision again');
+  });
+
   it('places a clone in a cluster when Cluster is given', async () => {
     const p = provider();
     const id = await p.provision({

@@ -307,6 +307,8 @@ describe('TLS', () => {
     );
     assert.ok(error instanceof TlsError, `expected TlsError, got ${String(error)}`);
     assert.equal(error.code, 'TLS_UNTRUSTED');
+    assert.equal(error.sha256, sim.certificate!.sha256, 'the error names the thumbprint to pin');
+    assert.ok(error.message.includes(sim.certificate!.sha256));
     await client.close();
   });
 
