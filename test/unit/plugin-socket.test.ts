@@ -240,7 +240,7 @@ describe('signals', () => {
   }
 
   it('installs on the given signals, closes the target once, and uninstalls', async () => {
-    const before = process.listenerCount('SIGUSR2');
+    const before = process.listenerCount('SIGHUP');
     let closes = 0;
     const exits: string[] = [];
     const uninstall = installSignalHandlers(
@@ -249,14 +249,14 @@ describe('signals', () => {
           closes++;
         },
       },
-      { signals: ['SIGUSR2'], exit: (signal) => exits.push(signal) },
+      { signals: ['SIGHUP'], exit: (signal) => exits.push(signal) },
     );
-    assert.equal(process.listenerCount('SIGUSR2'), before + 1);
-    process.emit('SIGUSR2', 'SIGUSR2');
+    assert.equal(process.listenerCount('SIGHUP'), before + 1);
+    process.emit('SIGHUP', 'SIGHUP');
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(closes, 1);
-    assert.deepEqual(exits, ['SIGUSR2']);
+    assert.deepEqual(exits, ['SIGHUP']);
     uninstall();
-    assert.equal(process.listenerCount('SIGUSR2'), before);
+    assert.equal(process.listenerCount('SIGHUP'), before);
   });
 });
