@@ -228,7 +228,11 @@ describe('clone lifecycle', () => {
     assert.equal(failures[0]!.id, id);
     assert.ok(failures[0]!.error instanceof NotFoundError);
     const q = provider();
-    assert.deepEqual(await q.describe({ 'infrakit.group': 'doomed' }), [], 'a controller would provision again');
+    assert.deepEqual(
+      await q.describe({ 'infrakit.group': 'doomed' }),
+      [],
+      'a controller would provision again',
+    );
   });
 
   it('places a clone in a cluster when Cluster is given', async () => {
@@ -281,7 +285,7 @@ describe('ISO VMs and uploads', () => {
     const of = (type: string) => devices.filter((d) => d._type === type);
     assert.equal(of('ParaVirtualSCSIController').length, 1);
     assert.equal(
-      (of('VirtualCdrom')[0]?.backing as { fileName?: string }).fileName,
+      (of('VirtualCdrom')[0]?.backing as { fileName?: string } | undefined)?.fileName,
       '[LocalDS_0] iso/linuxkit.iso',
     );
     assert.equal(of('VirtualVmxnet3').length, 1);
