@@ -32,8 +32,9 @@ import {
 import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
 import { type GroupFolder, GroupFolders } from './folders.ts';
 import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
-import { PendingProvisions } from './pending.ts';
+import { type PendingProvision, PendingProvisions } from './pending.ts';
 import { type ProviderDefaults, parseProperties, type VMProperties } from './properties.ts';
+import { runningClonesInto } from './recovery.ts';
 import { parseInstanceSpec, parseTags } from './spec.ts';
 import { type SizedStream, type UploadOptions, uploadToDatastore } from './upload.ts';
 import { VmOps } from './vm-ops.ts';
@@ -147,6 +148,8 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private readonly configHashTag: string;
   private readonly shutdownTimeoutMs: number;
   private readonly pending = new PendingProvisions();
+  /** Group folders already searched for clones left running by an earlier process. */
+  private readonly recoveredFolders = new Set<string>();
   /** Base folders seen in provisions (Properties.Folder), searched by describe too. */
   private readonly seenBaseFolders = new Set<string | undefined>();
   private readonly ownsClient: boolean;
@@ -290,15 +293,25 @@ export class VSphereInstanceProvider implements InstancePlugin {
       await work;
       return name;
     }
-    const entry = {
-      name,
-      group: group!,
-      tags,
-      ...(logicalId ? { logicalId } : {}),
+    this.track({ name, group: group!, tags, ...(logicalId ? { logicalId } : {}) }, work);
+    return name;
+  }
+
+  /**
+   * Reports `work` as a pending instance until it settles; a destroy asked meanwhile runs when
+   * the VM exists, and a failure is reported and drops the entry so a controller provisions again.
+   */
+  private track(
+    instance: { name: string; group: string; tags: Record<string, string>; logicalId?: string },
+    work: Promise<unknown>,
+  ): void {
+    const entry: PendingProvision = {
+      ...instance,
       startedAt: Date.now(),
       destroyRequested: false,
       done: work,
     };
+    const { name, group } = instance;
     this.pending.add(entry);
     work.then(
       async () => {
@@ -306,16 +319,41 @@ export class VSphereInstanceProvider implements InstancePlugin {
         if (entry.destroyRequested) {
           log('%s: destroy was asked while it was being provisioned; destroying it now', name);
           await this.destroy(name, { Reason: 'terminate' }).catch((error: Error) =>
-            this.reportBackground({ operation: 'destroy', id: name, group: group!, error }),
+            this.reportBackground({ operation: 'destroy', id: name, group, error }),
           );
         }
       },
       (error: Error) => {
         this.pending.delete(name);
-        this.reportBackground({ operation: 'provision', id: name, group: group!, error });
+        this.reportBackground({ operation: 'provision', id: name, group, error });
       },
     );
-    return name;
+  }
+
+  /**
+   * Once per group folder and provider: clones into it that an earlier process started and
+   * vCenter still runs become pending entries, followed until their task ends.
+   */
+  private async recoverRunningClones(
+    folder: GroupFolder,
+    group: string,
+    existing: ObjectProperties[],
+  ): Promise<void> {
+    if (this.recoveredFolders.has(folder.ref.value)) return;
+    this.recoveredFolders.add(folder.ref.value);
+    const names = new Set(existing.map((o) => o.props.get('name')));
+    for (const clone of await runningClonesInto(this.client, folder.ref)) {
+      if (this.pending.get(clone.name) || names.has(clone.name)) continue;
+      log(
+        '%s: a clone into group %s started before this process is still running; reported as pending',
+        clone.name,
+        group,
+      );
+      this.track(
+        { name: clone.name, group, tags: { [InfraKitTags.group]: group } },
+        this.client.tasks.wait(clone.task, { description: `clone to ${clone.name}` }),
+      );
+    }
   }
 
   private async build(
@@ -459,6 +497,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         if (!folder) break;
         const objects = await this.folderContents(folder, paths);
         if (objects) {
+          if (!folder.shared) await this.recoverRunningClones(folder, group, objects);
           out.push(...objects);
           break;
         }

@@ -163,6 +163,11 @@ EncryptionKeyRequired<InvalidState requiredKey:CryptoKeyId+?
 EntityEventArgument<EventArgument name:string
 Event<DynamicData key:int chainId:int createdTime:dateTime userName:string datacenter:DatacenterEventArgument? computeResource:ComputeResourceEventArgument? host:HostEventArgument? vm:VmEventArgument? ds:DatastoreEventArgument? net:NetworkEventArgument? dvs:DvsEventArgument? fullFormattedMessage:string? changeTag:string?
 EventArgument<DynamicData
+EventFilterSpec<DynamicData entity:EventFilterSpecByEntity? time:EventFilterSpecByTime? userName:EventFilterSpecByUsername? eventChainId:int? alarm:ManagedObjectReference? scheduledTask:ManagedObjectReference? disableFullMessage:boolean? category:string+? type:string+? tag:string+? eventTypeId:string+? maxCount:int? delayedInit:boolean?
+EventFilterSpecByEntity<DynamicData entity:ManagedObjectReference recursion:EventFilterSpecRecursionOption
+EventFilterSpecByTime<DynamicData beginTime:dateTime? endTime:dateTime?
+EventFilterSpecByUsername<DynamicData systemUser:boolean userList:string+?
+EventManagerEventViewSpec<DynamicData
 ExpiredAddonLicense<ExpiredFeatureLicense
 ExpiredEditionLicense<ExpiredFeatureLicense
 ExpiredFeatureLicense<NotEnoughLicenses feature:string count:int expirationDate:dateTime
@@ -191,6 +196,7 @@ FileNotWritable<FileFault
 FileTooLarge<FileFault datastore:string fileSize:long maxFileSize:long?
 FilesystemQuiesceFault<SnapshotFault
 FilterInUse<ResourceInUse disk:VirtualDiskId+?
+FolderEventArgument<EntityEventArgument folder:ManagedObjectReference
 FtIssuesOnHost<VmFaultToleranceIssue host:ManagedObjectReference hostName:string errors:LocalizedMethodFault+?
 FtVmHostRuleViolation<VmConfigFault vmName:string hostName:string hostGroup:string
 FullStorageVMotionNotSupported<MigrationFeatureNotSupported
@@ -935,11 +941,16 @@ VirtualVmxnet3StrictLatencyConfig<DynamicData allowed:boolean? measureLatency:bo
 VirtualVmxnet3Vrdma<VirtualVmxnet3 deviceProtocol:string?
 VirtualWDT<VirtualDevice runOnBoot:boolean running:boolean
 VmAlreadyExistsInDatacenter<InvalidFolder host:ManagedObjectReference hostname:string vm:ManagedObjectReference+
+VmBeingClonedEvent<VmCloneEvent destFolder:FolderEventArgument destName:string destHost:HostEventArgument
+VmBeingCreatedEvent<VmEvent configSpec:VirtualMachineConfigSpec?
+VmCloneEvent<VmEvent
+VmClonedEvent<VmCloneEvent sourceVm:VmEventArgument
 VmConfigFault<VimFault
 VmConfigIncompatibleForFaultTolerance<VmConfigFault fault:LocalizedMethodFault?
 VmConfigIncompatibleForRecordReplay<VmConfigFault fault:LocalizedMethodFault?
 VmConfigInfo<DynamicData product:VAppProductInfo+? property:VAppPropertyInfo+? ipAssignment:VAppIPAssignmentInfo eula:string+? ovfSection:VAppOvfSectionInfo+? ovfEnvironmentTransport:string+? installBootRequired:boolean installBootStopDelay:int
 VmConfigSpec<DynamicData product:VAppProductSpec+? property:VAppPropertySpec+? ipAssignment:VAppIPAssignmentInfo? eula:string+? ovfSection:VAppOvfSectionSpec+? ovfEnvironmentTransport:string+? installBootRequired:boolean? installBootStopDelay:int?
+VmEvent<Event template:boolean
 VmEventArgument<EntityEventArgument vm:ManagedObjectReference
 VmFaultToleranceConfigIssue<VmFaultToleranceIssue reason:string? entityName:string? entity:ManagedObjectReference?
 VmFaultToleranceConfigIssueWrapper<VmFaultToleranceIssue entityName:string? entity:ManagedObjectReference? error:LocalizedMethodFault?
@@ -1011,6 +1022,7 @@ MarkAsVirtualMachine _this:ManagedObjectReference pool:ManagedObjectReference ho
 MoveIntoFolder_Task _this:ManagedObjectReference list:ManagedObjectReference+ =ManagedObjectReference
 PowerOffVM_Task _this:ManagedObjectReference =ManagedObjectReference
 PowerOnVM_Task _this:ManagedObjectReference host:ManagedObjectReference? =ManagedObjectReference
+QueryEvents _this:ManagedObjectReference filter:EventFilterSpec eventViewSpec:EventManagerEventViewSpec? =Event+
 QueryOptions _this:ManagedObjectReference name:string? =OptionValue+
 ReconfigVM_Task _this:ManagedObjectReference spec:VirtualMachineConfigSpec =ManagedObjectReference
 Rename_Task _this:ManagedObjectReference newName:string =ManagedObjectReference
@@ -1023,4 +1035,4 @@ UpdateOptions _this:ManagedObjectReference changedValue:OptionValue+
 WaitForUpdatesEx _this:ManagedObjectReference version:string? options:WaitOptions? =UpdateSet`;
 
 /** Enumeration type names referenced by TYPES: their values travel as strings. */
-export const ENUMS = `ArrayUpdateOperation ComputeResourceHostSPBMLicenseInfoHostSPBMLicenseState CustomizationNetBIOSMode FtIssuesOnHostHostSelectionType LatencySensitivitySensitivityLevel ManagedEntityStatus ObjectUpdateKind PropertyChangeOp SharesLevel TaskInfoState VirtualDeviceConfigSpecFileOperation VirtualDeviceConfigSpecOperation VirtualMachineConnectionState VirtualMachineFaultToleranceState VirtualMachinePowerState VirtualMachineRecordReplayState VirtualMachineRelocateTransformation VirtualMachineToolsStatus VirtualSCSISharing`;
+export const ENUMS = `ArrayUpdateOperation ComputeResourceHostSPBMLicenseInfoHostSPBMLicenseState CustomizationNetBIOSMode EventFilterSpecRecursionOption FtIssuesOnHostHostSelectionType LatencySensitivitySensitivityLevel ManagedEntityStatus ObjectUpdateKind PropertyChangeOp SharesLevel TaskInfoState VirtualDeviceConfigSpecFileOperation VirtualDeviceConfigSpecOperation VirtualMachineConnectionState VirtualMachineFaultToleranceState VirtualMachinePowerState VirtualMachineRecordReplayState VirtualMachineRelocateTransformation VirtualMachineToolsStatus VirtualSCSISharing`;

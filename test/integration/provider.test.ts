@@ -398,3 +398,40 @@ describe('guest IP', () => {
     }
   });
 });
+
+describe('restart', () => {
+  it('reports clones an earlier process left running as Provisioning', async () => {
+    const slow = await Vcsim.start({ methodDelay: { CloneVm: 2500 } });
+    const options = {
+      url: slow.sdkUrl,
+      username: 'user',
+      password: 'pass',
+      tls: { thumbprint: slow.certificate!.sha256 },
+      datastore: 'LocalDS_0',
+      keepAliveMs: 0,
+    };
+    const before = new VSphereInstanceProvider(options);
+    const after = new VSphereInstanceProvider(options);
+    try {
+      const id = await before.provision({ Tags: tags('restarted'), Properties: cloneProps }, { wait: false });
+      // The earlier process needs a moment to start its clone task (which then runs 2.5 s).
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const seen = await after.describe({ 'infrakit.group': 'restarted' });
+      assert.deepEqual(
+        seen.map((d) => [d.ID, d.Tags['infrakit.state'], d.Tags['infrakit.group']]),
+        [[id, 'Provisioning', 'restarted']],
+      );
+      await before.close(); // the clone finishes and is repaired by the process that started it
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const done = await after.describe({ 'infrakit.group': 'restarted' });
+      assert.deepEqual(
+        done.map((d) => [d.ID, d.Tags['infrakit.state']]),
+        [[id, undefined]],
+      );
+    } finally {
+      await before.close();
+      await after.close();
+      await slow.stop();
+    }
+  });
+});

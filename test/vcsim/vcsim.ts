@@ -27,6 +27,8 @@ export interface VcsimOptions {
   password?: string;
   /** Session idle timeout as a Go duration (`"2s"`), set through OptionManager after start. */
   sessionTimeout?: string;
+  /** Delays in ms by API method or task name (`{ CloneVm: 3000 }`): the launcher's -method-delay. */
+  methodDelay?: Record<string, number>;
   /** Listen on this port (used by restart to come back on the same address). */
   port?: number;
 }
@@ -108,6 +110,14 @@ export class Vcsim {
     if (o.vms !== undefined) args.push('-vm', String(o.vms));
     if (o.tls === false) args.push('-tls=false');
     if (o.username !== undefined) args.push('-username', o.username, '-password', o.password ?? '');
+    if (o.methodDelay) {
+      args.push(
+        '-method-delay',
+        Object.entries(o.methodDelay)
+          .map(([name, ms]) => `${name}:${ms}`)
+          .join(','),
+      );
+    }
     const child = spawn(this.binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.stderr = '';

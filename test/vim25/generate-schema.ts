@@ -53,6 +53,7 @@ export const ROOT_METHODS: readonly string[] = [
   'Destroy_Task',
   'CreateSnapshot_Task',
   'CancelTask',
+  'QueryEvents',
   'UpdateOptions',
   'QueryOptions',
   'MarkAsTemplate',
@@ -126,6 +127,10 @@ export const ROOT_TYPES: readonly string[] = [
   'VirtualMachineSnapshotInfo',
   'VirtualMachineSnapshotTree',
   'VirtualMachineConfigInfo',
+  'EventFilterSpec',
+  'VmBeingClonedEvent',
+  'VmClonedEvent',
+  'VmBeingCreatedEvent',
 ];
 
 /** Every known subtype of these is included (faults must decode by type and answer `is()`). */

@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
@@ -37,7 +39,23 @@ func main() {
 	user := flag.String("username", "", "the only user name accepted (any when empty)")
 	pass := flag.String("password", "", "the only password accepted (any when empty)")
 	stdinExit := flag.Bool("stdinexit", false, "exit when standard input closes or a byte arrives")
+	methodDelay := flag.String("method-delay", "", "delays per method or task name, ms: 'CloneVm:3000,PowerOnVM_Task:100'")
 	flag.Parse()
+
+	if *methodDelay != "" {
+		delays := map[string]int{}
+		for _, pair := range strings.Split(*methodDelay, ",") {
+			name, ms, found := strings.Cut(strings.TrimSpace(pair), ":")
+			n, err := strconv.Atoi(ms)
+			if !found || err != nil {
+				log.Fatalf("-method-delay: %q is not name:milliseconds", pair)
+			}
+			delays[name] = n
+		}
+		vpx.DelayConfig.MethodDelay = delays
+		// Task bodies are delayed by task name (e.g. CloneVm), API calls by method name.
+		simulator.TaskDelay.MethodDelay = delays
+	}
 
 	model := vpx
 	if *esx {
