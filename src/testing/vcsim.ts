@@ -110,6 +110,8 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: false,
+  // Numeric references (&#xA; for a newline in an annotation) are decoded only with htmlEntities.
+  htmlEntities: true,
   isArray: (name) => ['objects', 'propSet', 'returnval', 'ManagedObjectReference'].includes(name),
 });
 

@@ -118,6 +118,26 @@ describe('startVcsim', () => {
     }
   });
 
+  it('lists VMs with their notes exactly, newlines included', async () => {
+    const provider = new VSphereInstanceProvider({
+      ...sim.connection,
+      datacenter: 'DC0',
+      datastore: 'LocalDS_0',
+    });
+    try {
+      const id = await provider.provision({
+        Tags: { 'infrakit.group': 'kit', 'infrakit.config.hash': 'h' },
+        Properties: { Template: 'DC0_H0_VM0', Hostname: 'DC0_H0', Annotation: 'a & b\r\nc' },
+      });
+      const vm = (await sim.listVms()).find((v) => v.name === id);
+      assert.ok(vm?.annotation?.startsWith('kit\nh\n'), JSON.stringify(vm?.annotation));
+      assert.ok(vm.annotation.endsWith('\na & b\r\nc'), JSON.stringify(vm.annotation));
+      await provider.destroy(id, { Reason: 'terminate' });
+    } finally {
+      await provider.close();
+    }
+  });
+
   it('accepts the URL with credentials too (the original --url form)', async () => {
     const provider = new VSphereInstanceProvider({ url: sim.url, tls: { thumbprint: sim.thumbprint } });
     try {
