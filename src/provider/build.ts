@@ -8,6 +8,7 @@ import createDebug from 'debug';
 import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
 import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
+import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import {
   addIsoCdrom,
@@ -67,6 +68,17 @@ export interface VmBuilderOptions {
   client: VSphereClient;
   inventory: Inventory;
   vmOps: VmOps;
+}
+
+/** Tasks that make a VM: vCenter's `VirtualMachine.clone`/`Folder.createVm` (vcsim: `cloneVm`). */
+const CREATION_TASK = /\.(clone|createVm)/i;
+const RUNNING_STATES = new Set(['queued', 'running']);
+
+/** The call may have reached vCenter although its answer never came back. */
+function answerMayBeLost(error: unknown): boolean {
+  if (error instanceof HttpStatusError)
+    return error.status === 502 || error.status === 503 || error.status === 504;
+  return error instanceof TransportError || error instanceof TimeoutError;
 }
 
 /** Common to both ways of building: resolve, create, verify, repair, power on, clean up on failure. */
@@ -132,6 +144,88 @@ abstract class VmBuilder {
       }
       throw error;
     }
+  }
+
+  /**
+   * Sends the call that starts the creation task, then waits for the task. The call is never sent
+   * twice: when its answer is lost (connection reset, timeout, gateway error) vCenter may or may not
+   * have started the task, so once no creation task on `entity` is queued or running any more, the
+   * VM is looked up by its name in the group folder. Found (the name is random, so it is this
+   * provision's VM): that VM is the result. Not found: the original error, nothing was made, and
+   * provisioning again is safe.
+   */
+  protected async startCreation(
+    req: BuildRequest,
+    method: string,
+    params: Record<string, unknown>,
+    entity: ManagedObjectReference,
+    description: string,
+    phase: string,
+  ): Promise<ManagedObjectReference> {
+    let task: ManagedObjectReference;
+    try {
+      task = await this.client.session.invoke<ManagedObjectReference>(
+        method,
+        params,
+        req.signal ? { signal: req.signal } : {},
+      );
+    } catch (error) {
+      if (!answerMayBeLost(error)) throw error;
+      log(
+        '%s: the answer to %s was lost (%s); looking the VM up by name',
+        req.name,
+        method,
+        (error as Error).message,
+      );
+      const found = await this.findAfterLostAnswer(req, entity);
+      if (!found) throw error;
+      log('%s: %s had made %s; continuing with it', req.name, method, found.value);
+      return found;
+    }
+    return this.client.tasks.wait<ManagedObjectReference>(task, {
+      description,
+      ...(req.signal ? { signal: req.signal } : {}),
+      onProgress: (percent) => req.onProgress?.({ phase, percent }),
+    });
+  }
+
+  /** Waits until no creation task on `entity` runs, then finds `req.name` in the group folder. */
+  private async findAfterLostAnswer(
+    req: BuildRequest,
+    entity: ManagedObjectReference,
+  ): Promise<ManagedObjectReference | undefined> {
+    for (;;) {
+      const tasks = await this.client.collector.retrieve([
+        {
+          propSet: [{ type: 'Task', pathSet: ['info.state', 'info.descriptionId'] }],
+          objectSet: [
+            {
+              obj: entity,
+              skip: true,
+              selectSet: [
+                {
+                  _type: 'TraversalSpec',
+                  name: 'recentTask',
+                  type: entity.type,
+                  path: 'recentTask',
+                  skip: false,
+                },
+              ],
+            },
+          ],
+        },
+      ]);
+      const running = tasks.filter(
+        (t) =>
+          RUNNING_STATES.has(String(t.props.get('info.state'))) &&
+          CREATION_TASK.test(String(t.props.get('info.descriptionId') ?? '')),
+      );
+      if (running.length === 0) break;
+      if (req.signal?.aborted) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const found = await this.inventory.findChild(req.folder.ref, req.name);
+    return found?.type === 'VirtualMachine' ? found : undefined;
   }
 
   private async verifyAndRepair(
@@ -253,16 +347,14 @@ export class TemplateCloner extends VmBuilder {
       powerOn: false, // powered on after verification, so a repair never needs a power cycle
       ...(snapshot ? { snapshot } : {}),
     };
-    const task = await this.client.session.invoke<ManagedObjectReference>(
+    return this.startCreation(
+      req,
       'CloneVM_Task',
       { _this: template, folder: req.folder.ref, name: req.name, spec },
-      req.signal ? { signal: req.signal } : {},
+      template,
+      `clone of ${props.template} to ${req.name}`,
+      'clone',
     );
-    return this.client.tasks.wait<ManagedObjectReference>(task, {
-      description: `clone of ${props.template} to ${req.name}`,
-      ...(req.signal ? { signal: req.signal } : {}),
-      onProgress: (percent) => req.onProgress?.({ phase: 'clone', percent }),
-    });
   }
 
   private readonly templates = new Map<
@@ -348,7 +440,8 @@ export class IsoVmBuilder extends VmBuilder {
     };
     const extraConfig = userdataExtraConfig(req.init);
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
-    const task = await this.client.session.invoke<ManagedObjectReference>(
+    return this.startCreation(
+      req,
       'CreateVM_Task',
       {
         _this: req.folder.ref,
@@ -356,13 +449,10 @@ export class IsoVmBuilder extends VmBuilder {
         pool: resolved.placement.pool,
         ...(resolved.placement.host ? { host: resolved.placement.host } : {}),
       },
-      req.signal ? { signal: req.signal } : {},
+      req.folder.ref,
+      `creation of ${req.name}`,
+      'create',
     );
-    return this.client.tasks.wait<ManagedObjectReference>(task, {
-      description: `creation of ${req.name}`,
-      ...(req.signal ? { signal: req.signal } : {}),
-      onProgress: (percent) => req.onProgress?.({ phase: 'create', percent }),
-    });
   }
 
   protected repairDevices(
