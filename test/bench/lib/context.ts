@@ -1,0 +1,132 @@
+/** Run configuration and the two sides (library worker, govmomi peer) the measures drive. */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Vcsim } from '../../vcsim/vcsim.ts';
+import { type Answer, LineProcess } from './line-process.ts';
+
+export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = resolve(benchDir, '..', '..');
+export const cacheDir = join(repoRoot, '.cache', 'bench');
+export const workerScript = join(benchDir, 'worker.ts');
+
+export interface Config {
+  quick: boolean;
+  /** Repetitions of each measure (quick: 2). */
+  reps: number;
+  /** P1: group sizes. */
+  p1Sizes: number[];
+  /** P2: group size of the describe wall-time comparison (the target is defined at 10,000). */
+  p2Size: number;
+  p2Reps: number;
+  /** P3: clones per phase and their concurrency. */
+  p3Clones: number;
+  p3Concurrency: number;
+  /** P4: VMs in the captured response, decodes measured (after warm-up decodes). */
+  p4Vms: number;
+  p4Reps: number;
+  p4Warmup: number;
+  /** P5: group size described by each fresh child, children measured. */
+  p5Size: number;
+  p5Reps: number;
+  /** P6: spawn pairs (empty script, import script). */
+  p6Reps: number;
+  /** Skip `npm run build` even when dist/ is older than src/. */
+  noBuild: boolean;
+}
+
+export function makeConfig(quick: boolean, noBuild: boolean): Config {
+  if (quick) {
+    return {
+      quick,
+      reps: 2,
+      p1Sizes: [10, 300],
+      p2Size: 1000,
+      p2Reps: 2,
+      p3Clones: 32,
+      p3Concurrency: 16,
+      p4Vms: 2000,
+      p4Reps: 5,
+      p4Warmup: 3,
+      p5Size: 1000,
+      p5Reps: 2,
+      p6Reps: 5,
+      noBuild,
+    };
+  }
+  return {
+    quick,
+    reps: 5,
+    p1Sizes: [10, 1000, 10000],
+    p2Size: 10000,
+    p2Reps: 7,
+    p3Clones: 200,
+    p3Concurrency: 16,
+    p4Vms: 2000,
+    p4Reps: 15,
+    p4Warmup: 5,
+    p5Size: 10000,
+    p5Reps: 5,
+    p6Reps: 15,
+    noBuild,
+  };
+}
+
+export interface BenchContext {
+  config: Config;
+  peerBinary: string;
+  log: (message: string) => void;
+  /** Everything to stop on exit or interrupt (vcsims, children). */
+  track: (stop: () => Promise<void>) => () => void;
+  machineNotes: { govmomi?: string; vcsim?: string };
+}
+
+export const DC = 'DC0';
+export const DATASTORE = 'LocalDS_0';
+export const HOST = 'DC0_H0';
+export const TEMPLATE = 'DC0_H0_VM0';
+
+export function groupName(size: number): string {
+  return `bench-n${size}`;
+}
+
+/** Starts the library worker against `sim` (logged in before it answers ready). */
+export async function startOurs(ctx: BenchContext, sim: Vcsim, name = 'ours'): Promise<LineProcess> {
+  // BENCH_WORKER_FLAGS passes node flags to the library worker, e.g. to profile it:
+  // BENCH_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=.cache/bench/prof" node test/bench/run.ts --only P2
+  const flags = (process.env.BENCH_WORKER_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const { proc } = await LineProcess.start(name, process.execPath, [
+    ...flags,
+    workerScript,
+    sim.sdkUrl,
+    sim.certificate!.sha256,
+  ]);
+  const untrack = ctx.track(() => proc.stop());
+  const stop = proc.stop.bind(proc);
+  proc.stop = async () => {
+    untrack();
+    await stop();
+  };
+  return proc;
+}
+
+/** Starts the govmomi peer against `sim` (logged in before it answers ready). */
+export async function startPeer(ctx: BenchContext, sim: Vcsim): Promise<LineProcess> {
+  const { proc, ready } = await LineProcess.start('peer', ctx.peerBinary, ['-url', sim.urlWithCredentials]);
+  ctx.machineNotes.govmomi = String(ready.govmomi ?? '?');
+  const untrack = ctx.track(() => proc.stop());
+  const stop = proc.stop.bind(proc);
+  proc.stop = async () => {
+    untrack();
+    await stop();
+  };
+  return proc;
+}
+
+export type { Answer };
+
+/** Numbers out of a worker's or the peer's answer. */
+export function num(answer: Answer, key: string): number {
+  const value = answer[key];
+  if (typeof value !== 'number') throw new Error(`answer has no number ${key}: ${JSON.stringify(answer)}`);
+  return value;
+}

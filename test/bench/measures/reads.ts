@@ -1,0 +1,281 @@
+/**
+ * Measures on one large vcsim inventory: P1 round trips per describe, P2 describe wall time
+ * against the govmomi peer and the wire floor, P4 decode CPU of a captured response, P5 peak RSS
+ * of a process describing a big group. The groups are built straight into vcsim (lib/groups.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Vcsim } from '../../vcsim/vcsim.ts';
+import { ensureBuilt } from '../lib/build.ts';
+import {
+  type BenchContext,
+  benchDir,
+  cacheDir,
+  DC,
+  groupName,
+  num,
+  repoRoot,
+  startOurs,
+  startPeer,
+} from '../lib/context.ts';
+import { prepareGroup } from '../lib/groups.ts';
+import type { LineProcess } from '../lib/line-process.ts';
+import { RawSoap } from '../lib/raw-soap.ts';
+import { addRatio, addSeries, addTarget, type MeasureResult, newResult } from '../lib/report.ts';
+import { fmt, median } from '../lib/stats.ts';
+
+async function timed<T>(result: MeasureResult, fn: () => Promise<T>): Promise<T | undefined> {
+  const started = performance.now();
+  try {
+    return await fn();
+  } catch (error) {
+    result.error = (error as Error).message.split('\n').slice(0, 6).join(' | ');
+    return undefined;
+  } finally {
+    result.seconds = (performance.now() - started) / 1000;
+  }
+}
+
+export async function runReadMeasures(ctx: BenchContext, only: Set<string>): Promise<MeasureResult[]> {
+  const { config } = ctx;
+  const sizes = new Set<number>();
+  if (only.has('P1')) for (const n of config.p1Sizes) sizes.add(n);
+  if (only.has('P2')) sizes.add(config.p2Size);
+  if (only.has('P4')) sizes.add(config.p4Vms);
+  if (only.has('P5')) sizes.add(config.p5Size);
+  if (sizes.size === 0) return [];
+
+  ctx.log(`reads: starting vcsim and building groups of ${[...sizes].join(', ')} VMs`);
+  const sim = await Vcsim.start({});
+  const untrack = ctx.track(() => sim.stop());
+  const results: MeasureResult[] = [];
+  let ours: LineProcess | undefined;
+  let peer: LineProcess | undefined;
+  try {
+    const soap = new RawSoap(sim.sdkUrl);
+    await soap.login();
+    for (const n of [...sizes].sort((a, b) => a - b)) {
+      const made = await prepareGroup(soap, { group: groupName(n), count: n, concurrency: 16 });
+      ctx.log(`  group ${made.group}: ${n} VMs in ${(made.ms / 1000).toFixed(1)} s`);
+    }
+    await soap.logout();
+    soap.close();
+    ours = await startOurs(ctx, sim);
+    if (only.has('P2')) peer = await startPeer(ctx, sim);
+    if (only.has('P1')) results.push(await p1(ctx, ours));
+    if (only.has('P2')) results.push(await p2(ctx, ours, peer!));
+    if (only.has('P4')) results.push(await p4(ctx, sim, ours));
+    if (only.has('P5')) results.push(await p5(ctx, sim, peer));
+  } finally {
+    await ours?.stop();
+    await peer?.stop();
+    await sim.stop();
+    untrack();
+  }
+  return results;
+}
+
+/** P1: SOAP round trips per warm describe, counted at the library's HTTP transport. */
+async function p1(ctx: BenchContext, ours: LineProcess): Promise<MeasureResult> {
+  const result = newResult('P1', 'SOAP round trips per describe of a group, provider warm');
+  await timed(result, async () => {
+    for (const n of ctx.config.p1Sizes) {
+      const group = groupName(n);
+      const first = await ours.ask({ op: 'describe', group });
+      const calls: number[] = [];
+      const pages: number[] = [];
+      const ms: number[] = [];
+      for (let i = 0; i < ctx.config.reps; i++) {
+        const answer = await ours.ask({ op: 'describe', group });
+        if (num(answer, 'count') !== n)
+          throw new Error(`describe of ${group} found ${String(answer.count)} instances, expected ${n}`);
+        calls.push(num(answer, 'calls'));
+        const methods = answer.methods as Record<string, number>;
+        pages.push(1 + (methods.ContinueRetrievePropertiesEx ?? 0));
+        ms.push(num(answer, 'ms'));
+      }
+      addSeries(result, `round trips, N=${n}`, 'calls', calls);
+      addSeries(result, `wall time, N=${n} (for scale)`, 'ms', ms);
+      const expected = median(pages);
+      const worst = Math.max(...calls.map((c, i) => c - pages[i]!));
+      addTarget(
+        result,
+        `N=${n}: 1 + one per extra result page`,
+        worst <= 0,
+        `${fmt(median(calls))} calls for ${fmt(expected)} result page(s); cold describe made ${String(first.calls)} (${Object.entries(
+          first.methods as Record<string, number>,
+        )
+          .map(([m, c]) => `${m}×${c}`)
+          .join(', ')})`,
+      );
+    }
+    result.notes.push(
+      'vcsim answers every RetrievePropertiesEx in one page, so the target is 1 round trip here; pages are counted from ContinueRetrievePropertiesEx calls.',
+    );
+  });
+  return result;
+}
+
+/** P2: describe wall time, library vs govmomi peer vs a raw POST of the identical request. */
+async function p2(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Promise<MeasureResult> {
+  const n = ctx.config.p2Size;
+  const group = groupName(n);
+  const result = newResult('P2', `describe of a ${n.toLocaleString('en')}-VM group, wall time (warm)`);
+  await timed(result, async () => {
+    // Warm every side once: folder caches, JIT, keep-alive sockets; the floor replays the body the
+    // library just sent.
+    await ours.ask({ op: 'describe', group });
+    await peer.ask({ op: 'describe', group, datacenter: DC });
+    const floorAnswer = await ours.ask({ op: 'floor', group });
+    const series = {
+      ours: [] as number[],
+      peer: [] as number[],
+      floor: [] as number[],
+      wire: [] as number[],
+    };
+    const bytes = num(floorAnswer, 'bytes');
+    const peerCalls: number[] = [];
+    const sides = ['floor', 'ours', 'peer'] as const;
+    for (let round = 0; round < ctx.config.p2Reps; round++) {
+      // Rotate who goes first, so drift on the shared machine does not favour one side.
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(round + k) % sides.length]!;
+        if (side === 'floor') {
+          const answer = await ours.ask({ op: 'floor', group });
+          // A short answer (a fault, an expired session) would make a flattering floor.
+          if (num(answer, 'bytes') < bytes * 0.95)
+            throw new Error(`floor read ${String(answer.bytes)} of ${bytes} bytes`);
+          series.floor.push(num(answer, 'ms'));
+        }
+        if (side === 'ours') {
+          const answer = await ours.ask({ op: 'describe', group });
+          if (num(answer, 'count') !== n)
+            throw new Error(`library described ${String(answer.count)} of ${n}`);
+          series.ours.push(num(answer, 'ms'));
+          series.wire.push(num(answer, 'wireMs'));
+        }
+        if (side === 'peer') {
+          const answer = await peer.ask({ op: 'describe', group, datacenter: DC });
+          if (num(answer, 'count') !== n) throw new Error(`peer described ${String(answer.count)} of ${n}`);
+          series.peer.push(num(answer, 'ms'));
+          peerCalls.push(num(answer, 'calls'));
+        }
+      }
+    }
+    addSeries(result, 'ours (library describe)', 'ms', series.ours);
+    addSeries(result, 'peer (govmomi, in-process time)', 'ms', series.peer);
+    addSeries(result, 'floor (raw POST, body discarded)', 'ms', series.floor);
+    addSeries(result, 'ours: of which request to last byte', 'ms', series.wire);
+    addSeries(
+      result,
+      'ours: of which after the last byte',
+      'ms',
+      series.ours.map((x, i) => x - series.wire[i]!),
+    );
+    const vsPeer = addRatio(result, 'ours / peer', series.ours, series.peer);
+    const vsFloor = addRatio(result, 'ours / floor', series.ours, series.floor);
+    addRatio(result, 'peer / floor', series.peer, series.floor);
+    const atSize = n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`;
+    addTarget(result, 'ours/peer ≤ 1.0×', n === 10_000 ? vsPeer <= 1 : undefined, `${fmt(vsPeer)}×`, atSize);
+    addTarget(
+      result,
+      'ours/floor ≤ 1.3×',
+      n === 10_000 ? vsFloor <= 1.3 : undefined,
+      `${fmt(vsFloor)}×`,
+      atSize,
+    );
+    result.notes.push(
+      `response body ${(bytes / 1e6).toFixed(2)} MB; the peer makes ${fmt(median(peerCalls))} round trips per describe (CreateContainerView, RetrievePropertiesEx, DestroyView), the library 1.`,
+    );
+  });
+  return result;
+}
+
+/** P4: CPU time of decodeResponse on a RetrievePropertiesEx response captured from vcsim. */
+async function p4(ctx: BenchContext, sim: Vcsim, ours: LineProcess): Promise<MeasureResult> {
+  const n = ctx.config.p4Vms;
+  const group = groupName(n);
+  const result = newResult(
+    'P4',
+    `CPU to decode a captured ${n.toLocaleString('en')}-VM RetrievePropertiesEx response`,
+  );
+  await timed(result, async () => {
+    mkdirSync(cacheDir, { recursive: true });
+    const file = join(cacheDir, `retrieve-${n}.xml`);
+    await ours.ask({ op: 'describe', group });
+    const captured = await ours.ask({ op: 'capture', group, file });
+    // A fresh process, so the heap and JIT state of the other measures do not leak in.
+    const decoder = await startOurs(ctx, sim, 'decoder');
+    try {
+      const answer = await decoder.ask({
+        op: 'decode',
+        file,
+        warmup: ctx.config.p4Warmup,
+        reps: ctx.config.p4Reps,
+      });
+      // The group folder itself comes back too (its name and parent check the cached reference).
+      if (num(answer, 'objects') !== n + 1)
+        throw new Error(`decoded ${String(answer.objects)} objects, expected ${n} VMs and the folder`);
+      const cpu = addSeries(result, 'decodeResponse CPU (user+system)', 'ms', answer.cpuMs as number[]);
+      addSeries(result, 'decodeResponse wall', 'ms', answer.wallMs as number[]);
+      const mb = num(captured, 'bytes') / 1e6;
+      addTarget(
+        result,
+        '≤ 60 ms median CPU',
+        n === 2000 ? cpu.median <= 60 : undefined,
+        `${fmt(cpu.median)} ms`,
+      );
+      result.notes.push(
+        `${mb.toFixed(2)} MB (name, config.annotation, guest.ipAddress per VM), ${fmt(mb / (cpu.median / 1000))} MB/s; ${ctx.config.p4Warmup} warm-up decodes first; file ${file}`,
+      );
+    } finally {
+      await decoder.stop();
+    }
+  });
+  return result;
+}
+
+/** P5: peak RSS of a fresh process (the built package) that logs in and describes a big group three times. */
+async function p5(ctx: BenchContext, sim: Vcsim, peer: LineProcess | undefined): Promise<MeasureResult> {
+  const n = ctx.config.p5Size;
+  const group = groupName(n);
+  const result = newResult('P5', `peak RSS of a process describing ${n.toLocaleString('en')} VMs`);
+  await timed(result, async () => {
+    result.notes.push(ensureBuilt(ctx));
+    const script = join(benchDir, 'children', 'describe-rss.mjs');
+    const peaks: number[] = [];
+    const baselines: number[] = [];
+    for (let i = 0; i < ctx.config.p5Reps; i++) {
+      const out = execFileSync(process.execPath, [script, sim.sdkUrl, sim.certificate!.sha256, group], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      const answer = JSON.parse(out) as { afterLoginKB: number; peakKB: number; count: number };
+      if (answer.count !== n) throw new Error(`described ${answer.count} of ${n}`);
+      peaks.push(answer.peakKB / 1024);
+      baselines.push(answer.afterLoginKB / 1024);
+    }
+    const peak = addSeries(result, 'ours: peak RSS after 3 describes', 'MB', peaks);
+    addSeries(result, 'ours: peak RSS after login only', 'MB', baselines);
+    if (peer) {
+      const peerPeak = num(await peer.ask({ op: 'rusage' }), 'maxRssKB') / 1024;
+      addSeries(result, 'peer: peak RSS (after its P2 describes)', 'MB', [peerPeak]);
+      result.notes.push(
+        `the peer's figure is the Go process after its warm-up and P2 describes of the ${ctx.config.p2Size}-VM group`,
+      );
+    }
+    addTarget(
+      result,
+      '< 150 MB',
+      n === 10_000 ? peak.max < 150 : undefined,
+      `median ${fmt(peak.median)} MB, worst ${fmt(peak.max)} MB`,
+      n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`,
+    );
+    result.notes.push(
+      'children/describe-rss.mjs on the built package; ru_maxrss from process.resourceUsage(); Node defaults (no heap flags).',
+    );
+  });
+  return result;
+}

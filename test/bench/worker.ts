@@ -1,0 +1,252 @@
+/**
+ * The library's side of the benchmark, in its own process (so its heap, GC and RSS are its own):
+ * `node test/bench/worker.ts <sdkUrl> <sha256-thumbprint>`. It logs in before it says it is ready
+ * (login is outside every timed part, as in the Go peer), then answers JSON requests, one per line
+ * on stdin, with one JSON line on stdout. Times are performance.now() around the library call;
+ * round trips are counted at the library's HTTP transport (`transport.requestCount`), and the
+ * SOAP method of every request is logged there too.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { VSphereInstanceProvider } from '../../src/index.ts';
+import type { HttpRequest } from '../../src/transport/http.ts';
+import { decodeResponse } from '../../src/vim25/index.ts';
+import { RawSoap } from './lib/raw-soap.ts';
+
+interface Request {
+  op: string;
+  group?: string;
+  count?: number;
+  concurrency?: number;
+  kind?: 'clone' | 'iso';
+  template?: string;
+  host?: string;
+  configHash?: string;
+  file?: string;
+  warmup?: number;
+  reps?: number;
+}
+
+type Answer = Record<string, unknown>;
+
+const [sdkUrl, thumbprint] = process.argv.slice(2);
+if (!sdkUrl || !thumbprint) {
+  process.stderr.write('usage: node test/bench/worker.ts <sdkUrl> <sha256-thumbprint>\n');
+  process.exit(2);
+}
+
+const provider = new VSphereInstanceProvider({
+  url: sdkUrl,
+  username: 'user',
+  password: 'pass',
+  tls: { thumbprint },
+  datacenter: 'DC0',
+  datastore: 'LocalDS_0',
+});
+const transport = provider.client.transport;
+
+/** SOAP methods sent since the last reset, in order. */
+let methods: string[] = [];
+/** The last RetrievePropertiesEx of VM properties sent (the describe body, for the wire floor). */
+let lastRetrieve: string | undefined;
+/** How long the transport took to send it and receive the whole answer (before any decoding). */
+let lastRetrieveWireMs = 0;
+const bodyMethod = /<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([A-Za-z_]+)/;
+const send = transport.request.bind(transport);
+transport.request = (req: HttpRequest) => {
+  if (typeof req.body === 'string') {
+    const method = bodyMethod.exec(req.body.slice(0, 1000))?.[1] ?? '?';
+    methods.push(method);
+    // The describe query reads VirtualMachine properties (a first describe also reads recent tasks).
+    if (method === 'RetrievePropertiesEx' && req.body.includes('<type>VirtualMachine</type>')) {
+      lastRetrieve = req.body;
+      const started = performance.now();
+      return send(req).then((response) => {
+        lastRetrieveWireMs = performance.now() - started;
+        return response;
+      });
+    }
+  } else {
+    methods.push(`${req.method} ${req.path.split('?')[0]}`);
+  }
+  return send(req);
+};
+
+function tally(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of list) out[m] = (out[m] ?? 0) + 1;
+  return out;
+}
+
+const describeBodies = new Map<string, string>();
+const instances = new Map<string, string[]>();
+let floorSoap: RawSoap | undefined;
+
+async function floorClient(): Promise<RawSoap> {
+  if (!floorSoap) {
+    floorSoap = new RawSoap(sdkUrl!);
+    await floorSoap.login();
+  }
+  return floorSoap;
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<string[]> {
+  const failures: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  return failures;
+}
+
+async function serve(req: Request): Promise<Answer> {
+  switch (req.op) {
+    case 'describe': {
+      const group = req.group!;
+      methods = [];
+      lastRetrieve = undefined;
+      const calls = transport.requestCount;
+      const started = performance.now();
+      const found = await provider.describe({ 'infrakit.group': group });
+      const ms = performance.now() - started;
+      if (lastRetrieve) describeBodies.set(group, lastRetrieve);
+      return {
+        ms,
+        wireMs: lastRetrieveWireMs,
+        calls: transport.requestCount - calls,
+        count: found.length,
+        methods: tally(methods),
+      };
+    }
+    case 'floor': {
+      const body = describeBodies.get(req.group!);
+      if (!body) throw new Error(`no describe of ${req.group} was made yet: nothing to replay`);
+      const soap = await floorClient();
+      const started = performance.now();
+      const { status, bytes } = await soap.postDiscard(body);
+      const ms = performance.now() - started;
+      if (status !== 200) throw new Error(`floor: HTTP ${status} (${bytes} bytes)`);
+      return { ms, bytes };
+    }
+    case 'capture': {
+      const body = describeBodies.get(req.group!);
+      if (!body) throw new Error(`no describe of ${req.group} was made yet: nothing to capture`);
+      const response = await (await floorClient()).post(body);
+      if (response.status !== 200) throw new Error(`capture: HTTP ${response.status}`);
+      writeFileSync(req.file!, response.body);
+      return { bytes: response.body.length };
+    }
+    case 'decode': {
+      const xml = readFileSync(req.file!);
+      const cpuMs: number[] = [];
+      const wallMs: number[] = [];
+      let objects = 0;
+      for (let i = 0; i < (req.warmup ?? 0) + (req.reps ?? 1); i++) {
+        const cpu = process.cpuUsage();
+        const wall = performance.now();
+        const result = decodeResponse(xml, 'RetrievePropertiesEx') as { objects?: unknown[] } | undefined;
+        const spentWall = performance.now() - wall;
+        const spent = process.cpuUsage(cpu);
+        objects = result?.objects?.length ?? 0;
+        if (i < (req.warmup ?? 0)) continue;
+        cpuMs.push((spent.user + spent.system) / 1000);
+        wallMs.push(spentWall);
+      }
+      return { cpuMs, wallMs, bytes: xml.length, objects };
+    }
+    case 'provision': {
+      const group = req.group!;
+      const properties: Record<string, string> =
+        req.kind === 'iso'
+          ? { ISOPath: '[LocalDS_0] bench/linuxkit.iso', Hostname: req.host ?? 'DC0_H0' }
+          : { Template: req.template ?? 'DC0_H0_VM0', Hostname: req.host ?? 'DC0_H0' };
+      const spec = {
+        Tags: { 'infrakit.group': group, 'infrakit.config.hash': req.configHash ?? 'bench-hash' },
+        Properties: properties,
+      };
+      const made: string[] = [];
+      methods = [];
+      const calls = transport.requestCount;
+      const started = performance.now();
+      const failures = await pool(
+        Array.from({ length: req.count ?? 1 }, (_, i) => i),
+        req.concurrency ?? 1,
+        async () => {
+          made.push(await provider.provision(spec));
+        },
+      );
+      const ms = performance.now() - started;
+      instances.set(group, [...(instances.get(group) ?? []), ...made]);
+      return {
+        ms,
+        calls: transport.requestCount - calls,
+        count: made.length,
+        failures,
+        methods: tally(methods),
+      };
+    }
+    case 'teardown': {
+      const ids = instances.get(req.group!) ?? [];
+      instances.delete(req.group!);
+      methods = [];
+      const calls = transport.requestCount;
+      const started = performance.now();
+      const failures = await pool(ids, req.concurrency ?? 1, (id) =>
+        provider.destroy(id, { Reason: 'terminate' }),
+      );
+      const ms = performance.now() - started;
+      return {
+        ms,
+        calls: transport.requestCount - calls,
+        count: ids.length - failures.length,
+        failures,
+        methods: tally(methods),
+      };
+    }
+    case 'rusage': {
+      const memory = process.memoryUsage();
+      return { maxRssKB: process.resourceUsage().maxRSS, rss: memory.rss, heapUsed: memory.heapUsed };
+    }
+    default:
+      throw new Error(`unknown op ${req.op}`);
+  }
+}
+
+function reply(answer: Answer): void {
+  process.stdout.write(`${JSON.stringify(answer)}\n`);
+}
+
+try {
+  await provider.client.connect();
+} catch (error) {
+  reply({ ok: false, error: `login: ${(error as Error).message}` });
+  process.exit(1);
+}
+reply({ ok: true, node: process.version });
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  let req: Request;
+  try {
+    req = JSON.parse(line) as Request;
+  } catch (error) {
+    reply({ ok: false, error: `bad request: ${(error as Error).message}` });
+    continue;
+  }
+  if (req.op === 'quit') break;
+  try {
+    reply({ ok: true, ...(await serve(req)) });
+  } catch (error) {
+    reply({ ok: false, error: (error as Error).stack ?? String(error) });
+  }
+}
+await provider.close();
+floorSoap?.close();
