@@ -1,0 +1,141 @@
+/**
+ * Task waits against vcsim: results, failures as typed faults, timeouts, aborts that cancel the
+ * task in vCenter, many tasks sharing few long polls, and keep-alive.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  AbortError,
+  ManagedObjectReference,
+  TaskFailedError,
+  TimeoutError,
+  VSphereClient,
+} from '../../src/index.ts';
+import { Vcsim } from '../vcsim/vcsim.ts';
+
+let sim: Vcsim;
+let client: VSphereClient;
+let template: ManagedObjectReference;
+let vmFolder: ManagedObjectReference;
+let pool: ManagedObjectReference;
+
+function clone(name: string): Promise<ManagedObjectReference> {
+  return client.session.invoke<ManagedObjectReference>('CloneVM_Task', {
+    _this: template,
+    folder: vmFolder,
+    name,
+    spec: { location: { pool }, template: false, powerOn: false },
+  });
+}
+
+async function taskState(task: ManagedObjectReference): Promise<{ state: string; cancelled: boolean }> {
+  const [info] = await client.collector.properties([task], ['info.state', 'info.cancelled']);
+  return {
+    state: String(info?.props.get('info.state')),
+    cancelled: info?.props.get('info.cancelled') === true,
+  };
+}
+
+before(async () => {
+  sim = await Vcsim.start({ methodDelay: { CloneVm: 1500 } });
+  client = new VSphereClient({
+    url: sim.urlWithCredentials,
+    tls: { thumbprint: sim.certificate!.sha256 },
+    keepAliveMs: 0,
+  });
+  const content = await client.session.serviceContent();
+  const vms = await client.collector.find(content.rootFolder, 'VirtualMachine', ['name', 'resourcePool']);
+  const source = vms.find((vm) => vm.props.get('name') === 'DC0_H0_VM0')!;
+  template = source.obj;
+  pool = source.props.get('resourcePool') as ManagedObjectReference;
+  const [dc] = await client.collector.find(content.rootFolder, 'Datacenter', ['vmFolder']);
+  vmFolder = dc!.props.get('vmFolder') as ManagedObjectReference;
+});
+after(async () => {
+  await client?.close();
+  await sim?.stop();
+});
+
+describe('task waits', () => {
+  it('resolves with the task result and reports the vim25 version the server speaks', async () => {
+    const started = performance.now();
+    const vm = await client.tasks.wait<ManagedObjectReference>(await clone('task-result'), {
+      description: 'clone',
+    });
+    assert.ok(vm instanceof ManagedObjectReference);
+    assert.equal(vm.type, 'VirtualMachine');
+    assert.ok(performance.now() - started >= 1000, 'waited for the delayed clone');
+    assert.match(client.soap.apiVersion ?? '', /^\d+\.\d+/);
+  });
+
+  it('rejects a failed task with TaskFailedError carrying the typed fault', async () => {
+    // vcsim starts its own VMs powered on: powering one on again fails.
+    const running = (await sim.listVms()).find(
+      (vm) => vm.name === 'DC0_H0_VM1' && vm.powerState === 'poweredOn',
+    );
+    assert.ok(running, 'DC0_H0_VM1 runs');
+    const task = await client.session.invoke<ManagedObjectReference>('PowerOnVM_Task', {
+      _this: new ManagedObjectReference('VirtualMachine', running.moref),
+    });
+    const error = await client.tasks.wait(task, { description: 'power-on' }).then(
+      () => assert.fail('power-on of a running VM succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof TaskFailedError);
+    assert.equal(error.code, 'TASK_FAILED');
+    assert.equal(error.fault.faultType, 'InvalidPowerState');
+    assert.ok(error.fault.is('InvalidState'));
+  });
+
+  it('times out without cancelling the task', async () => {
+    const task = await clone('task-timeout');
+    await assert.rejects(client.tasks.wait(task, { timeoutMs: 200 }), TimeoutError);
+    const { state, cancelled } = await taskState(task);
+    assert.ok(state === 'running' || state === 'queued' || state === 'success', state);
+    assert.equal(cancelled, false);
+    await client.tasks.wait(task);
+  });
+
+  it('cancels the task in vCenter when the signal aborts', async () => {
+    const task = await clone('task-abort');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('operator said stop')), 200);
+    await assert.rejects(client.tasks.wait(task, { signal: controller.signal }), AbortError);
+    let state = await taskState(task);
+    for (let i = 0; i < 20 && !state.cancelled; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      state = await taskState(task);
+    }
+    assert.equal(state.cancelled, true, 'CancelTask reached vCenter');
+  });
+
+  it('serves 30 concurrent tasks with far fewer long polls than tasks', async () => {
+    const before = { ...client.tasks.stats };
+    const tasks = await Promise.all(Array.from({ length: 30 }, (_, i) => clone(`task-many-${i}`)));
+    const results = await Promise.all(tasks.map((task) => client.tasks.wait<ManagedObjectReference>(task)));
+    assert.equal(new Set(results.map((r) => r.value)).size, 30);
+    const polls = client.tasks.stats.polls - before.polls;
+    assert.ok(polls < 30, `30 tasks took ${polls} polls`);
+  });
+});
+
+describe('keep-alive', () => {
+  it('keeps an idle session from expiring', async () => {
+    const short = await Vcsim.start({ sessionTimeout: '1s', vms: 0 });
+    const kept = new VSphereClient({
+      url: short.urlWithCredentials,
+      tls: { insecure: true },
+      keepAliveMs: 300,
+    });
+    try {
+      await kept.connect();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const content = await kept.session.serviceContent();
+      await kept.collector.find(content.rootFolder, 'Datacenter', ['name']);
+      assert.equal(kept.session.stats.relogins, 0, 'the keep-alive held the session');
+    } finally {
+      await kept.close();
+      await short.stop();
+    }
+  });
+});
