@@ -7,6 +7,7 @@
  */
 
 import type { ValidationIssue } from '../errors.ts';
+import { unescapeInventoryName } from '../inventory/paths.ts';
 import { describeCharAt, findControlChar, findXmlInvalidChar, utf8Length } from './annotation.ts';
 import { describeJsonType, fieldPath, isPlainObject, previewValue, throwIssues } from './spec.ts';
 
@@ -90,29 +91,13 @@ export const LIMITS = {
 // Inventory paths.
 
 /**
- * Escapes one inventory name for use in an inventory path: `%` → `%25`, `/` → `%2f`,
- * `\` → `%5c` (vSphere's own escaping of `ManagedEntity.name`).
- */
-export function escapeInventoryName(name: string): string {
-  return name.replace(/[%/\\]/g, (c) => (c === '%' ? '%25' : c === '/' ? '%2f' : '%5c'));
-}
-
-/** Undoes {@link escapeInventoryName} (`%2f`, `%5c`, `%25`, any case); other text is kept. */
-export function unescapeInventoryName(name: string): string {
-  return name.replace(/%(2f|5c|25)/gi, (sequence) => {
-    const code = sequence.toLowerCase();
-    return code === '%2f' ? '/' : code === '%5c' ? '\\' : '%';
-  });
-}
-
-/**
  * Splits a path-capable property (Template, Folder, Cluster, ResourcePool) into names.
  * `absolute` is true when it starts with `/` (from the inventory root: `/<DC>/vm/...`);
  * otherwise it is relative (to the datacenter's `vm` folder for Template and Folder, its `host`
  * folder for Cluster and ResourcePool). Names come back unescaped (`a%2fb` → `a/b`).
  * Assumes a value accepted by {@link parseProperties}.
  */
-export function splitInventoryPath(path: string): { absolute: boolean; names: string[] } {
+export function splitPathProperty(path: string): { absolute: boolean; names: string[] } {
   const absolute = path.startsWith('/');
   const body = absolute ? path.slice(1) : path;
   return { absolute, names: body.split('/').map(unescapeInventoryName) };
@@ -166,7 +151,7 @@ function parsePath(value: unknown): Parsed<string> {
   const path = parsed.value;
   const shown = previewValue(path);
   if (path === '/') return { error: 'must name an inventory object, not the root "/"' };
-  const { names } = splitInventoryPath(path);
+  const { names } = splitPathProperty(path);
   const raw = (path.startsWith('/') ? path.slice(1) : path).split('/');
   for (const name of raw) {
     if (name === '') {

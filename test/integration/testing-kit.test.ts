@@ -131,7 +131,7 @@ describe('startVcsim', () => {
       });
       const vm = (await sim.listVms()).find((v) => v.name === id);
       assert.ok(vm?.annotation?.startsWith('kit\nh\n'), JSON.stringify(vm?.annotation));
-      assert.ok(vm.annotation.endsWith('\na & b\r\nc'), JSON.stringify(vm.annotation));
+      assert.ok(vm?.annotation?.endsWith('\na & b\r\nc'), JSON.stringify(vm?.annotation));
       await provider.destroy(id, { Reason: 'terminate' });
     } finally {
       await provider.close();

@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/errors.ts';
+import { escapeInventoryName, unescapeInventoryName } from '../../src/inventory/paths.ts';
 import {
   DEFAULT_GUEST_ID,
   DEFAULT_VM_PREFIX,
   DEFAULT_WAIT_FOR_IP_TIMEOUT_SECONDS,
-  escapeInventoryName,
   LIMITS,
   MAX_USER_ANNOTATION_BYTES,
   PROPERTY_KEYS,
   type ProviderDefaults,
   parseProperties,
-  splitInventoryPath,
+  splitPathProperty,
   suggestPropertyKey,
-  unescapeInventoryName,
   type VMProperties,
 } from '../../src/provider/properties.ts';
 
@@ -751,8 +750,8 @@ describe('inventory path helpers', () => {
     ['ubuntu', { absolute: false, names: ['ubuntu'] }],
   ];
   for (const [path, expected] of paths) {
-    it(`splitInventoryPath(${JSON.stringify(path)})`, () => {
-      assert.deepEqual(splitInventoryPath(path), expected);
+    it(`splitPathProperty(${JSON.stringify(path)})`, () => {
+      assert.deepEqual(splitPathProperty(path), expected);
     });
   }
 });
