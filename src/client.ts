@@ -26,6 +26,8 @@ export interface VSphereClientOptions extends EndpointOptions {
   retries?: number;
   /** Seconds one WaitForUpdatesEx long poll may block (default 30). */
   maxWaitSeconds?: number;
+  /** Environment for the `VCURL` fallback (default process.env). */
+  env?: NodeJS.ProcessEnv;
   /** Injected collaborators (each replaces what the options would build). */
   transport?: HttpTransport;
   soap?: SoapClient;
@@ -46,7 +48,7 @@ export class VSphereClient {
       this.soap = options.session.client;
       this.transport = options.session.client.transport;
     } else {
-      const endpoint = resolveEndpoint(options);
+      const endpoint = resolveEndpoint(options, options.env ?? process.env);
       this.transport =
         options.transport ??
         new HttpTransport({

@@ -42,7 +42,7 @@ export type {
   VmDetails,
   VSphereInstanceProviderOptions,
 } from './provider/provider.ts';
-export { InstanceNotOwnedError, VSphereInstanceProvider } from './provider/provider.ts';
+export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
 export { FileExistsError, type SizedStream, type UploadOptions } from './provider/upload.ts';
 export { VerificationError, VmOps } from './provider/vm-ops.ts';

@@ -52,6 +52,9 @@ export interface Placement {
   host?: ManagedObjectReference;
 }
 
+/** A cached list is read again for a name it lacks only when it is older than this. */
+const REFRESH_AFTER_MS = 10_000;
+
 const ENTITY_TYPES_UNDER_HOST_FOLDER = [
   'Folder',
   'HostSystem',
@@ -94,6 +97,7 @@ export class Inventory {
   private datacentersCache: Promise<DatacenterInfo[]> | undefined;
   private readonly perDatacenter = new Map<string, Promise<unknown>>();
   private readonly folderCreations = new Map<string, Promise<ManagedObjectReference>>();
+  private readonly loadedAt = new Map<string, number>();
 
   constructor(options: InventoryOptions) {
     this.session = options.session;
@@ -119,9 +123,33 @@ export class Inventory {
     if (!entry) {
       entry = load();
       this.perDatacenter.set(key, entry);
+      this.loadedAt.set(key, Date.now());
       entry.catch(() => this.perDatacenter.delete(key));
     }
     return entry;
+  }
+
+  /**
+   * Runs a lookup against a cached list; when the name is not in it and the list is older than
+   * {@link REFRESH_AFTER_MS}, reads the list again once. A datastore, network or host added after
+   * the first lookup is found, and a name that really is missing costs at most one read per
+   * interval.
+   */
+  private async refreshOnMiss<T>(key: string, lookup: () => Promise<T>): Promise<T> {
+    try {
+      return await lookup();
+    } catch (error) {
+      const age = Date.now() - (this.loadedAt.get(key) ?? 0);
+      if (!(error instanceof NotFoundError) || age < REFRESH_AFTER_MS) throw error;
+      log(
+        '%s not in the cached %s list (%d s old); reading it again',
+        error.objectName,
+        key,
+        Math.round(age / 1000),
+      );
+      this.perDatacenter.delete(key);
+      return lookup();
+    }
   }
 
   /** Every datacenter, with inventory paths (one query). */
@@ -213,6 +241,10 @@ export class Inventory {
 
   /** Datastores of a datacenter by name (one query, cached per login). */
   async datastore(dc: DatacenterInfo, name: string, field = 'Properties.Datastore'): Promise<NamedRef> {
+    return this.refreshOnMiss(`ds:${dc.ref.value}`, () => this.findDatastore(dc, name, field));
+  }
+
+  private async findDatastore(dc: DatacenterInfo, name: string, field: string): Promise<NamedRef> {
     const all = await this.cached(`ds:${dc.ref.value}`, async () => {
       const objects = await this.collector.retrieve([
         {
@@ -235,6 +267,10 @@ export class Inventory {
 
   /** Networks (standard, distributed port group, opaque) of a datacenter by name. */
   async network(dc: DatacenterInfo, name: string, field = 'Properties.Network'): Promise<NetworkInfo> {
+    return this.refreshOnMiss(`net:${dc.ref.value}`, () => this.findNetwork(dc, name, field));
+  }
+
+  private async findNetwork(dc: DatacenterInfo, name: string, field: string): Promise<NetworkInfo> {
     const all = await this.cached(`net:${dc.ref.value}`, async () => {
       const objects = await this.collector.retrieve([
         {
@@ -375,6 +411,13 @@ export class Inventory {
    * root pool of the host's compute resource; `host` is set when a host was named.
    */
   async placement(
+    dc: DatacenterInfo,
+    choice: { resourcePool?: string; cluster?: string; host?: string },
+  ): Promise<Placement> {
+    return this.refreshOnMiss(`compute:${dc.ref.value}`, () => this.findPlacement(dc, choice));
+  }
+
+  private async findPlacement(
     dc: DatacenterInfo,
     choice: { resourcePool?: string; cluster?: string; host?: string },
   ): Promise<Placement> {

@@ -54,7 +54,8 @@ export class GroupFolders {
       .map((k) => k.folder);
   }
 
-  private async baseFolder(dc: DatacenterInfo, base?: string): Promise<ManagedObjectReference> {
+  /** The folder group folders go in: the datacenter's VM folder, or `base` (a name or path) in it. */
+  async baseFolder(dc: DatacenterInfo, base?: string): Promise<ManagedObjectReference> {
     if (!base) return dc.vmFolder;
     const segments = splitInventoryPath(base);
     const path = base.startsWith('/')

@@ -37,7 +37,7 @@ import { type ProviderDefaults, parseProperties, type VMProperties } from './pro
 import { runningClonesInto } from './recovery.ts';
 import { parseInstanceSpec, parseTags } from './spec.ts';
 import { type SizedStream, type UploadOptions, uploadToDatastore } from './upload.ts';
-import { VmOps } from './vm-ops.ts';
+import { faultOf, isFault, VmOps } from './vm-ops.ts';
 
 const log = createDebug('infrakit:vsphere:provider');
 
@@ -114,15 +114,12 @@ export interface VmDetails {
   GuestNICs: GuestNic[];
 }
 
-/** An instance id that is not a VM name this provider could have made. */
-export class InstanceNotOwnedError extends VSphereError {
-  constructor(id: string, reason: string) {
-    super('NOT_OWNED', `instance ${id}: ${reason}`);
-  }
-}
-
 const VM_PATHS = ['name', 'config.annotation', 'guest.ipAddress'];
 const VM_DETAIL_PATHS = ['runtime.powerState', 'guest.net', 'config.instanceUuid'];
+
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
+}
 
 function randomInt63(): bigint {
   return randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
@@ -158,12 +155,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
   constructor(options: VSphereInstanceProviderOptions = {}) {
     const env = options.env ?? process.env;
     this.ownsClient = !options.client;
-    this.client =
-      options.client ??
-      new VSphereClient({
-        ...options,
-        ...((options.url ?? env.VCURL) ? { url: options.url ?? env.VCURL } : {}),
-      });
+    this.client = options.client ?? new VSphereClient({ ...options, env });
     this.inventory =
       options.inventory ?? new Inventory({ session: this.client.session, collector: this.client.collector });
     this.folders =
@@ -240,6 +232,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
           : undefined,
         props.network ? check(() => this.inventory.network(at, props.network!)) : undefined,
         props.template ? check(() => this.inventory.template(at, props.template!)) : undefined,
+        check(() => this.folders.baseFolder(at, props.folder ?? this.baseFolder)),
         check(() =>
           this.inventory.placement(at, {
             ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
@@ -287,8 +280,16 @@ export class VSphereInstanceProvider implements InstancePlugin {
     };
     const annotation = this.codec.encode(meta);
     const name = `${props.vmPrefix}-${randomInt63()}`;
-    this.seenBaseFolders.add(props.folder);
-    const work = this.build(name, group!, props, annotation, spec.Init, options);
+    const base = props.folder ?? this.baseFolder;
+    this.seenBaseFolders.add(base);
+    const work = this.build(
+      name,
+      group!,
+      { ...props, ...(base ? { folder: base } : {}) },
+      annotation,
+      spec.Init,
+      options,
+    );
     if (options.wait !== false) {
       await work;
       return name;
@@ -305,15 +306,15 @@ export class VSphereInstanceProvider implements InstancePlugin {
     instance: { name: string; group: string; tags: Record<string, string>; logicalId?: string },
     work: Promise<unknown>,
   ): void {
+    const { name, group } = instance;
     const entry: PendingProvision = {
       ...instance,
       startedAt: Date.now(),
       destroyRequested: false,
-      done: work,
+      done: Promise.resolve(),
     };
-    const { name, group } = instance;
-    this.pending.add(entry);
-    work.then(
+    // `done` covers the follow-up destroy too, so close() waits for it.
+    entry.done = work.then(
       async () => {
         this.pending.delete(name);
         if (entry.destroyRequested) {
@@ -328,6 +329,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         this.reportBackground({ operation: 'provision', id: name, group, error });
       },
     );
+    this.pending.add(entry);
   }
 
   /**
@@ -365,18 +367,37 @@ export class VSphereInstanceProvider implements InstancePlugin {
     options: ProvisionOptions,
   ): Promise<ManagedObjectReference> {
     const dc = await this.inventory.datacenter(props.datacenter, 'Properties.Datacenter');
-    const folder = await this.folders.ensure(dc, group, props.folder);
-    const request: BuildRequest = {
-      name,
-      dc,
-      folder,
-      props,
-      annotation,
-      ...(init ? { init } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    const builder = props.template ? this.cloner : this.isoBuilder;
+    const attempt = async () => {
+      const folder = await this.folders.ensure(dc, group, props.folder);
+      const request: BuildRequest = {
+        name,
+        dc,
+        folder,
+        props,
+        annotation,
+        ...(init ? { init } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      };
+      try {
+        return await builder.build(request);
+      } catch (error) {
+        // A fault may mean the cached group folder was deleted behind our back (vCenter says
+        // ManagedObjectNotFound, vcsim a RuntimeFault): check the folder itself, never the text.
+        if (faultOf(error) && !folder.shared && !(await this.folderExists(folder))) {
+          log('group folder %s of %s is gone; creating it again', folder.ref.value, group);
+          this.folders.forget(dc, group, props.folder);
+          return undefined;
+        }
+        throw error;
+      }
     };
-    const vm = await (props.template ? this.cloner : this.isoBuilder).build(request);
+    const vm = (await attempt()) ?? (await attempt());
+    if (!vm)
+      throw new NotFoundError('folder', group, `datacenter ${dc.path}`, {
+        field: `Spec.Tags.${InfraKitTags.group}`,
+      });
     log('provisioned %s (%s) in group %s', name, vm.value, group);
     if (props.waitForIP) {
       options.onProgress?.({ phase: 'wait-for-ip' });
@@ -388,6 +409,15 @@ export class VSphereInstanceProvider implements InstancePlugin {
       );
     }
     return vm;
+  }
+
+  private async folderExists(folder: GroupFolder): Promise<boolean> {
+    try {
+      return (await this.client.collector.property<string>(folder.ref, 'name')) === folder.name;
+    } catch (error) {
+      if (isFault(error, 'ManagedObjectNotFound')) return false;
+      throw error;
+    }
   }
 
   /** Merges `labels` into the instance's stored tags. Changing the config hash tag changes line 2 of the notes too. */
@@ -468,8 +498,13 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const perDc = await Promise.all(
       datacenters.map(async (dc) => {
         const objects = group
-          ? await this.groupVms(dc, group, paths)
-          : await this.client.collector.find(dc.vmFolder, 'VirtualMachine', paths);
+          ? await this.groupVms(dc, group, paths, options.signal)
+          : await this.client.collector.find(
+              dc.vmFolder,
+              'VirtualMachine',
+              paths,
+              signalOption(options.signal),
+            );
         return objects.map((o) => ({ dc, o }));
       }),
     );
@@ -489,13 +524,18 @@ export class VSphereInstanceProvider implements InstancePlugin {
   }
 
   /** VMs directly in the group folder: one round trip when the folder is known (its name and parent are checked in the same query). */
-  private async groupVms(dc: DatacenterInfo, group: string, paths: string[]): Promise<ObjectProperties[]> {
+  private async groupVms(
+    dc: DatacenterInfo,
+    group: string,
+    paths: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<ObjectProperties[]> {
     const out: ObjectProperties[] = [];
     for (const base of this.seenBaseFolders) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const folder = await this.folders.find(dc, group, base);
         if (!folder) break;
-        const objects = await this.folderContents(folder, paths);
+        const objects = await this.folderContents(folder, paths, signal);
         if (objects) {
           if (!folder.shared) await this.recoverRunningClones(folder, group, objects);
           out.push(...objects);
@@ -511,32 +551,36 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private async folderContents(
     folder: GroupFolder,
     paths: string[],
+    signal: AbortSignal | undefined,
   ): Promise<ObjectProperties[] | undefined> {
     let objects: ObjectProperties[];
     try {
-      objects = await this.client.collector.retrieve([
-        {
-          propSet: [
-            { type: 'Folder', pathSet: ['name', 'parent'] },
-            { type: 'VirtualMachine', pathSet: paths },
-          ],
-          objectSet: [
-            {
-              obj: folder.ref,
-              skip: false,
-              selectSet: [
-                {
-                  _type: 'TraversalSpec',
-                  name: 'children',
-                  type: 'Folder',
-                  path: 'childEntity',
-                  skip: false,
-                },
-              ],
-            },
-          ],
-        },
-      ]);
+      objects = await this.client.collector.retrieve(
+        [
+          {
+            propSet: [
+              { type: 'Folder', pathSet: ['name', 'parent'] },
+              { type: 'VirtualMachine', pathSet: paths },
+            ],
+            objectSet: [
+              {
+                obj: folder.ref,
+                skip: false,
+                selectSet: [
+                  {
+                    _type: 'TraversalSpec',
+                    name: 'children',
+                    type: 'Folder',
+                    path: 'childEntity',
+                    skip: false,
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+        signalOption(signal),
+      );
     } catch (error) {
       if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
       throw error;

@@ -17,7 +17,8 @@ export class VerificationError extends VSphereError {
   }
 }
 
-function faultOf(error: unknown): VimFault | undefined {
+/** The VimFault of an error: the error itself, or the fault a failed task carried. */
+export function faultOf(error: unknown): VimFault | undefined {
   if (error instanceof VimFault) return error;
   if (error instanceof TaskFailedError) return error.fault;
   return undefined;

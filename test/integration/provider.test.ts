@@ -435,3 +435,57 @@ describe('restart', () => {
     }
   });
 });
+
+describe('folders and caches', () => {
+  it('puts group folders under the provider-level base folder and finds them after a restart', async () => {
+    await admin.session.invoke('CreateFolder', { _this: await dcVmFolder(), name: 'infra' });
+    const p = provider({ folder: 'infra' });
+    const id = await p.provision({ Tags: tags('based'), Properties: cloneProps });
+    const [infra] = await folderNamed('infra');
+    const [group] = await folderNamed('based');
+    assert.equal(
+      await admin.collector.property<ManagedObjectReference>(group!, 'parent').then((r) => r?.value),
+      infra!.value,
+    );
+    const restarted = provider({ folder: 'infra' });
+    assert.deepEqual(
+      (await restarted.describe({ 'infrakit.group': 'based' })).map((d) => d.ID),
+      [id],
+    );
+    await assert.rejects(provider({ folder: 'no-such-folder' }).validate(cloneProps), (e: unknown) => {
+      assert.ok(e instanceof ValidationError);
+      assert.deepEqual(
+        e.issues.map((i) => i.field),
+        ['Properties.Folder'],
+      );
+      return true;
+    });
+    await restarted.destroy(id, { Reason: 'terminate' });
+  });
+
+  it('makes the group folder again when it was deleted behind its back', async () => {
+    const p = provider();
+    const first = await p.provision({ Tags: tags('phoenix'), Properties: cloneProps });
+    await p.destroy(first, { Reason: 'terminate' });
+    const [folder] = await folderNamed('phoenix');
+    await admin.tasks.wait(
+      await admin.session.invoke<ManagedObjectReference>('Destroy_Task', { _this: folder! }),
+    );
+    assert.equal((await folderNamed('phoenix')).length, 0);
+    const second = await p.provision({ Tags: tags('phoenix'), Properties: cloneProps });
+    assert.equal((await folderNamed('phoenix')).length, 1);
+    assert.deepEqual(
+      (await p.describe({ 'infrakit.group': 'phoenix' })).map((d) => d.ID),
+      [second],
+    );
+    await p.destroy(second, { Reason: 'terminate' });
+  });
+
+  it('close() waits for a destroy that was asked while the VM was still being built', async () => {
+    const p = provider();
+    const id = await p.provision({ Tags: tags('short-lived'), Properties: cloneProps }, { wait: false });
+    await p.destroy(id, { Reason: 'terminate' });
+    await p.close();
+    assert.equal(await vmNamed(id), undefined, 'the VM was destroyed before close() returned');
+  });
+});
