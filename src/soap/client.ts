@@ -24,7 +24,9 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
   'FindByUuid',
   'QueryOptions',
   'SessionIsActive',
-  'WaitForUpdatesEx',
+  // Not WaitForUpdatesEx: vcsim hands each update out once, so a poll resent after a lost answer
+  // never sees the updates that answer carried. The task waiter polls again itself, after reading
+  // its tasks' state directly.
   'CancelWaitForUpdates',
   'DestroyView',
   'DestroyPropertyFilter',

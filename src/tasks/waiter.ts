@@ -10,8 +10,9 @@
  */
 import createDebug from 'debug';
 import { VSphereError } from '../errors.ts';
+import { PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
-import { AbortError, TimeoutError } from '../transport/errors.ts';
+import { AbortError, HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { type ManagedObjectReference, VimFault, vimFaultFromLocalized } from '../vim25/index.ts';
 import type { UpdateSet } from '../vim25/types.ts';
 
@@ -66,9 +67,21 @@ interface Lane {
   resync: boolean;
   version: string;
   loop: Promise<void> | undefined;
+  /** Polls in a row whose answer was lost. */
+  lostPolls: number;
 }
 
 const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
+
+/** Polls in a row whose answer may be retried before the waiters fail with the cause. */
+const MAX_LOST_POLLS = 5;
+
+/** The poll may have been answered although the answer never arrived (reset, timeout, gateway error). */
+function answerMayBeLost(error: unknown): boolean {
+  if (error instanceof HttpStatusError)
+    return error.status === 502 || error.status === 503 || error.status === 504;
+  return error instanceof TransportError || error instanceof TimeoutError;
+}
 
 export interface TaskWaiterOptions {
   /** Seconds one WaitForUpdatesEx may block (default 30). */
@@ -127,7 +140,7 @@ export class TaskWaiter {
       }
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.watched.set(task.value, entry);
-      this.watch(entry).catch((error: Error) => {
+      this.watchRetrying(entry).catch((error: Error) => {
         entry.cleanup();
         reject(error);
       });
@@ -156,6 +169,7 @@ export class TaskWaiter {
         resync: true,
         version: '',
         loop: undefined,
+        lostPolls: 0,
       };
       this.lanes.push(lane);
       // Another caller may have taken a lane meanwhile; this one is as good.
@@ -167,6 +181,23 @@ export class TaskWaiter {
     }
     lane.adding += 1;
     return lane;
+  }
+
+  /**
+   * {@link watch}, tried again when an answer was lost: the task runs on in vCenter whatever
+   * happened to CreateFilter, and a second filter (or collector) for one task is harmless.
+   */
+  private async watchRetrying(entry: Watched): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.watch(entry);
+        return;
+      } catch (error) {
+        if (entry.settled || this.closed || !answerMayBeLost(error) || attempt >= MAX_LOST_POLLS) throw error;
+        log('watching %s failed (%s); trying again', entry.task.value, (error as Error).message);
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
   }
 
   private async watch(entry: Watched): Promise<void> {
@@ -215,7 +246,7 @@ export class TaskWaiter {
           for (const entry of lane.entries) {
             entry.lane = undefined;
             entry.filter = undefined;
-            this.watch(entry).catch((watchError: Error) => {
+            this.watchRetrying(entry).catch((watchError: Error) => {
               entry.cleanup();
               entry.reject(watchError);
             });
@@ -250,9 +281,24 @@ export class TaskWaiter {
           { _this: lane.collector, version, options: { maxWaitSeconds: this.maxWaitSeconds } },
           { timeoutMs: (this.maxWaitSeconds + 30) * 1000 },
         );
+      } catch (error) {
+        // The lost answer may have carried updates the server will not send again (vcsim hands
+        // each out once, and even a version '' poll only re-sends objects new to the filter), so
+        // read the tasks' state directly, then go on polling.
+        if (!answerMayBeLost(error) || lane.lostPolls >= MAX_LOST_POLLS) throw error;
+        lane.lostPolls += 1;
+        log(
+          'poll on %s lost (%s); reading its tasks directly',
+          lane.collector.value,
+          (error as Error).message,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** lane.lostPolls));
+        await this.readTasks(lane);
+        continue;
       } finally {
         lane.polling = false;
       }
+      lane.lostPolls = 0;
       if (!updates) {
         // Nothing new for a whole poll: read everything once more, in case an update was lost.
         lane.resync = true;
@@ -264,6 +310,23 @@ export class TaskWaiter {
           this.apply(objectUpdate.obj.value, objectUpdate.changeSet ?? []);
         }
       }
+    }
+  }
+
+  /** Reads the state of a lane's tasks in one RetrievePropertiesEx and settles those that ended. */
+  private async readTasks(lane: Lane): Promise<void> {
+    const tasks = [...lane.entries].map((entry) => entry.task);
+    if (tasks.length === 0) return;
+    try {
+      const objects = await new PropertyCollector(this.session).properties(tasks, TASK_PATHS);
+      for (const object of objects) {
+        this.apply(
+          object.obj.value,
+          [...object.props].map(([name, val]) => ({ name, val })),
+        );
+      }
+    } catch (error) {
+      log('reading %d task(s) directly failed: %s', tasks.length, (error as Error).message);
     }
   }
 
