@@ -78,11 +78,22 @@ export class SoapClient {
     if (this.#apiVersion) return this.#apiVersion;
     const base = this.transport.baseUrl.pathname.replace(/\/+$/, '') || '/sdk';
     try {
-      const response = await this.transport.request({
-        method: 'GET',
-        path: `${base}/vimServiceVersions.xml`,
-        ...(signal ? { signal } : {}),
-      });
+      // A GET: retried after a lost answer like the idempotent methods.
+      const response = await pRetry(
+        async () => {
+          try {
+            return await this.transport.request({
+              method: 'GET',
+              path: `${base}/vimServiceVersions.xml`,
+              ...(signal ? { signal } : {}),
+            });
+          } catch (error) {
+            if (isRetryable(error)) throw error;
+            throw new PRetryAbort(error as Error);
+          }
+        },
+        { retries: this.retries, minTimeout: 100, maxTimeout: 2000, ...(signal ? { signal } : {}) },
+      );
       const match = /<name>urn:vim25<\/name>\s*<version>([^<]+)<\/version>/.exec(
         response.body.toString('utf8'),
       );
