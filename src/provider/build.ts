@@ -73,6 +73,10 @@ export interface VmBuilderOptions {
 /** Tasks that make a VM: vCenter's `VirtualMachine.clone`/`Folder.createVm` (vcsim: `cloneVm`). */
 const CREATION_TASK = /\.(clone|createVm)/i;
 const RUNNING_STATES = new Set(['queued', 'running']);
+/** Tries at removing a half-built VM before giving up on it. */
+const CLEANUP_ATTEMPTS = 4;
+/** Tries at finding the VM after a lost answer (each read is retried by the SOAP layer too). */
+const LOOKUP_ATTEMPTS = 8;
 
 /** The call may have reached vCenter although its answer never came back. */
 function answerMayBeLost(error: unknown): boolean {
@@ -135,12 +139,21 @@ abstract class VmBuilder {
         vm.value,
         (error as Error).message,
       );
-      try {
-        await this.vmOps.stop(vm, 0);
-        await this.vmOps.destroy(vm);
-      } catch (cleanupError) {
-        log('%s: cleanup failed too: %s', req.name, (cleanupError as Error).message);
-        (error as Error & { cleanupError?: unknown }).cleanupError = cleanupError;
+      // The failure may be a flaky connection, which the clean-up meets too: try it a few times
+      // (destroying a VM that is already gone is not an error).
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await this.vmOps.stop(vm, 0);
+          await this.vmOps.destroy(vm);
+          break;
+        } catch (cleanupError) {
+          log('%s: cleanup attempt %d failed: %s', req.name, attempt, (cleanupError as Error).message);
+          if (attempt >= CLEANUP_ATTEMPTS) {
+            (error as Error & { cleanupError?: unknown }).cleanupError = cleanupError;
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+        }
       }
       throw error;
     }
@@ -177,7 +190,21 @@ abstract class VmBuilder {
         method,
         (error as Error).message,
       );
-      const found = await this.findAfterLostAnswer(req, entity);
+      // The look-up meets the same flaky connection: it only reads, so it may try for longer than
+      // the SOAP layer's own retries before the VM is given up on.
+      let found: ManagedObjectReference | undefined;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          found = await this.findAfterLostAnswer(req, entity);
+          break;
+        } catch (lookupError) {
+          if (!answerMayBeLost(lookupError) || attempt >= LOOKUP_ATTEMPTS || req.signal?.aborted) {
+            log('%s: looking for it failed (%s); it may exist', req.name, (lookupError as Error).message);
+            throw error;
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
+        }
+      }
       if (!found) throw error;
       log('%s: %s had made %s; continuing with it', req.name, method, found.value);
       return found;
