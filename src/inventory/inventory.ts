@@ -6,6 +6,7 @@
 import createDebug from 'debug';
 import type { ObjectProperties, PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
+import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { SelectionSpec, TraversalSpec } from '../vim25/types.ts';
 import { AmbiguousNameError, NotFoundError } from './errors.ts';
@@ -576,7 +577,8 @@ export class Inventory {
       log('created folder %s in %s: %s', name, parent.value, created.value);
       return created;
     } catch (error) {
-      if (error instanceof VimFault && error.is('DuplicateName')) {
+      // DuplicateName: another process made it first. A lost answer: this call may have made it.
+      if ((error instanceof VimFault && error.is('DuplicateName')) || answerMayBeLost(error)) {
         const raced = await this.findChild(parent, name);
         if (raced?.type === 'Folder') return raced;
       }

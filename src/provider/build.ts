@@ -8,7 +8,7 @@ import createDebug from 'debug';
 import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
 import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
-import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
+import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import {
   addIsoCdrom,
@@ -77,13 +77,6 @@ const RUNNING_STATES = new Set(['queued', 'running']);
 const CLEANUP_ATTEMPTS = 4;
 /** Tries at finding the VM after a lost answer (each read is retried by the SOAP layer too). */
 const LOOKUP_ATTEMPTS = 8;
-
-/** The call may have reached vCenter although its answer never came back. */
-function answerMayBeLost(error: unknown): boolean {
-  if (error instanceof HttpStatusError)
-    return error.status === 502 || error.status === 503 || error.status === 504;
-  return error instanceof TransportError || error instanceof TimeoutError;
-}
 
 /** Common to both ways of building: resolve, create, verify, repair, power on, clean up on failure. */
 abstract class VmBuilder {

@@ -12,7 +12,7 @@ import createDebug from 'debug';
 import { VSphereError } from '../errors.ts';
 import { PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
-import { AbortError, HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
+import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
 import { type ManagedObjectReference, VimFault, vimFaultFromLocalized } from '../vim25/index.ts';
 import type { UpdateSet } from '../vim25/types.ts';
 
@@ -75,13 +75,6 @@ const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
 
 /** Polls in a row whose answer may be retried before the waiters fail with the cause. */
 const MAX_LOST_POLLS = 5;
-
-/** The poll may have been answered although the answer never arrived (reset, timeout, gateway error). */
-function answerMayBeLost(error: unknown): boolean {
-  if (error instanceof HttpStatusError)
-    return error.status === 502 || error.status === 503 || error.status === 504;
-  return error instanceof TransportError || error instanceof TimeoutError;
-}
 
 export interface TaskWaiterOptions {
   /** Seconds one WaitForUpdatesEx may block (default 30). */

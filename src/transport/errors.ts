@@ -50,3 +50,14 @@ export class HttpStatusError extends VSphereError {
     this.status = status;
   }
 }
+
+/**
+ * The request may have reached vCenter although no answer came back: the connection failed or was
+ * cut, the call timed out, or a gateway answered 502/503/504. A call that changes something may have
+ * been carried out; look before sending it again.
+ */
+export function answerMayBeLost(error: unknown): boolean {
+  if (error instanceof HttpStatusError)
+    return error.status === 502 || error.status === 503 || error.status === 504;
+  return error instanceof TransportError || error instanceof TimeoutError;
+}
