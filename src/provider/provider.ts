@@ -649,12 +649,20 @@ export class VSphereInstanceProvider implements InstancePlugin {
           ? [{ vm: c.obj, metadata: decoded.metadata }]
           : [];
       });
+    // A known folder, or a VM found in it, may be gone by now (deleted, or vCenter restarted under
+    // a session that was renewed during this look-up): ManagedObjectNotFound there only means "not
+    // here", and the datacenter-wide search below decides.
+    const gone = (error: unknown) => {
+      if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
+      throw error;
+    };
     const known = this.folders.knownFolders();
-    const direct = (await Promise.all(known.map((f) => this.inventory.findChild(f.ref, id)))).filter(
-      (r): r is ManagedObjectReference => r?.type === 'VirtualMachine',
-    );
+    const direct = (
+      await Promise.all(known.map((f) => this.inventory.findChild(f.ref, id).catch(gone)))
+    ).filter((r): r is ManagedObjectReference => r?.type === 'VirtualMachine');
     if (direct.length > 0) {
-      const hits = owned(await this.client.collector.properties(direct, ['name', 'config.annotation']));
+      const props = await this.client.collector.properties(direct, ['name', 'config.annotation']).catch(gone);
+      const hits = props ? owned(props) : [];
       if (hits.length === 1) return hits[0];
     }
     const datacenters = this.datacenterName
