@@ -294,7 +294,7 @@ describe('locateVcsim', () => {
 
 describe('the embedded launcher', () => {
   it('is the source in test/vcsim/launcher', () => {
-    const files = ['go.mod', 'go.sum', 'main.go'] as const;
+    const files = ['go.mod', 'go.sum', 'main.go', 'taskdelay.go'] as const;
     const onDisk = Object.fromEntries(files.map((f) => [f, readFileSync(join(launcherDir, f), 'utf8')]));
     if (process.env.UPDATE_LAUNCHER_SOURCE === '1') {
       const text = readFileSync(SOURCE_FILE, 'utf8');
@@ -302,7 +302,7 @@ describe('the embedded launcher', () => {
       const body = files.map((f) => `  '${f}': ${JSON.stringify(onDisk[f])},`).join('\n');
       writeFileSync(
         SOURCE_FILE,
-        `${text.slice(0, start)}export const LAUNCHER_SOURCE: Readonly<Record<'go.mod' | 'go.sum' | 'main.go', string>> = {\n${body}\n};\n`,
+        `${text.slice(0, start)}export const LAUNCHER_SOURCE: Readonly<Record<'go.mod' | 'go.sum' | 'main.go' | 'taskdelay.go', string>> = {\n${body}\n};\n`,
       );
       return;
     }

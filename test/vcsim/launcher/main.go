@@ -22,6 +22,11 @@ import (
 	"github.com/vmware/govmomi/simulator"
 )
 
+// setTaskDelays delays task bodies by task name (e.g. CloneVm); API calls are delayed by method
+// name through the model. taskdelay.go sets it; Debian's govmomi 0.24 has no TaskDelay, so the
+// Debian build leaves that file out and task delays are ignored there.
+var setTaskDelays = func(map[string]int) {}
+
 func main() {
 	vpx := simulator.VPX()
 	flag.IntVar(&vpx.Datacenter, "dc", vpx.Datacenter, "number of datacenters")
@@ -53,8 +58,7 @@ func main() {
 			delays[name] = n
 		}
 		vpx.DelayConfig.MethodDelay = delays
-		// Task bodies are delayed by task name (e.g. CloneVm), API calls by method name.
-		simulator.TaskDelay.MethodDelay = delays
+		setTaskDelays(delays)
 	}
 
 	model := vpx
