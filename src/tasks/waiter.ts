@@ -13,7 +13,12 @@ import { VSphereError } from '../errors.ts';
 import { PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
-import { type ManagedObjectReference, VimFault, vimFaultFromLocalized } from '../vim25/index.ts';
+import {
+  type ManagedObjectReference,
+  redactSessionIds,
+  VimFault,
+  vimFaultFromLocalized,
+} from '../vim25/index.ts';
 import type { UpdateSet } from '../vim25/types.ts';
 
 const log = createDebug('infrakit:vsphere:tasks');
@@ -231,7 +236,7 @@ export class TaskWaiter {
           // The collector died with its session (re-login, vCenter restart): watch again elsewhere.
           log(
             'collector %s lost (%s); re-watching %d task(s)',
-            lane.collector.value,
+            redactSessionIds(lane.collector.value),
             error.faultType,
             lane.entries.size,
           );
@@ -282,7 +287,7 @@ export class TaskWaiter {
         lane.lostPolls += 1;
         log(
           'poll on %s lost (%s); reading its tasks directly',
-          lane.collector.value,
+          redactSessionIds(lane.collector.value),
           (error as Error).message,
         );
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** lane.lostPolls));

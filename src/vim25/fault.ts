@@ -4,7 +4,7 @@
  * follows the schema's type hierarchy rather than comparing names.
  */
 import { VSphereError } from '../errors.ts';
-import { ManagedObjectReference } from './moref.ts';
+import { ManagedObjectReference, redactSessionIds } from './moref.ts';
 import { hasType, isSubtypeOf } from './schema.ts';
 
 /** The decoded fault object: `_type` is the fault type, the other keys its fields. */
@@ -26,10 +26,17 @@ export class VimFault extends VSphereError {
    * @param options - `cause`: the fault's own `faultCause`, when it has one
    */
   constructor(faultType: string, detail: VimFaultDetail, faultString: string, options?: { cause?: unknown }) {
-    super('VIM_FAULT', `${faultType}: ${describeFault(faultType, detail, faultString)}`, options);
+    // A fault about a view, filter or collector names it by a session-scoped id, which carries
+    // the session key (vcsim's session cookie): hidden in everything the error holds.
+    const safeDetail = redactDetail(detail) as VimFaultDetail;
+    super(
+      'VIM_FAULT',
+      `${faultType}: ${redactSessionIds(describeFault(faultType, safeDetail, faultString))}`,
+      options,
+    );
     this.faultType = faultType;
-    this.detail = detail;
-    this.faultString = faultString;
+    this.detail = safeDetail;
+    this.faultString = redactSessionIds(faultString);
   }
 
   /**
@@ -70,6 +77,32 @@ export function vimFaultFromDetail(
   }
   const cause = isRecord(fault.faultCause) ? vimFaultFromLocalized(fault.faultCause) : undefined;
   return new VimFault(fault._type, fault, faultString, cause ? { cause } : undefined);
+}
+
+/** `detail` with every session-scoped id hidden; the same object when it holds none. */
+function redactDetail(value: unknown, depth = 0): unknown {
+  if (depth > 32) return value;
+  if (typeof value === 'string') return redactSessionIds(value);
+  if (value instanceof ManagedObjectReference) {
+    const redacted = redactSessionIds(value.value);
+    return redacted === value.value
+      ? value
+      : new ManagedObjectReference(value.type, redacted, value.serverGuid);
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((item) => redactDetail(item, depth + 1));
+    return items.every((item, i) => item === value[i]) ? value : items;
+  }
+  if (!isRecord(value)) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, field] of Object.entries(value)) {
+    const safe = redactDetail(field, depth + 1);
+    if (safe !== field) {
+      copy ??= { ...value };
+      copy[key] = safe;
+    }
+  }
+  return copy ?? value;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

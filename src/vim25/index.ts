@@ -7,7 +7,7 @@ export { encodeRequest, TypedValue, typed } from './encode.ts';
 export { DecodeError, EncodeError, InvalidXmlCharacterError } from './errors.ts';
 export { escapeXml } from './escape.ts';
 export { VimFault, type VimFaultDetail, vimFaultFromDetail, vimFaultFromLocalized } from './fault.ts';
-export { ManagedObjectReference, moref } from './moref.ts';
+export { ManagedObjectReference, moref, redactSessionIds } from './moref.ts';
 export {
   baseOf,
   fieldsOf,

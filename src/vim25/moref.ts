@@ -29,10 +29,30 @@ export class ManagedObjectReference {
     return `${this.type}:${this.value}`;
   }
 
+  /**
+   * How `util.inspect` (and so `console.log`) shows it: `Type:value` with the session key of a
+   * session-scoped id (`session[<key>]…`, views, filters, collectors) hidden, since vcsim's session
+   * key is its session cookie. `value` itself stays exact, to be sent back.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `ManagedObjectReference<${this.type}:${redactSessionIds(this.value)}>`;
+  }
+
   /** True when `other` names the same managed object (same type and value). */
   equals(other: unknown): boolean {
     return other instanceof ManagedObjectReference && other.type === this.type && other.value === this.value;
   }
+}
+
+const SESSION_SCOPED_ID = /session\[[^\]]*\]/g;
+
+/**
+ * Hides the session key in session-scoped object ids (`session[<key>]<id>` → `session[***]<id>`):
+ * vCenter and vcsim embed it in the ids of views, filters and collectors, and in vcsim it is also
+ * the session cookie. For anything printed: messages, logs, inspected objects.
+ */
+export function redactSessionIds(text: string): string {
+  return text.includes('session[') ? text.replace(SESSION_SCOPED_ID, 'session[***]') : text;
 }
 
 /** Shorthand for `new ManagedObjectReference(type, value)`. */
