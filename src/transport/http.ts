@@ -53,7 +53,9 @@ export interface HttpResponse {
 /** One keep-alive connection pool to one server. */
 export class HttpTransport {
   readonly baseUrl: URL;
-  private readonly agent: http.Agent;
+  // Private field: util.inspect of a client must not reach in-flight requests, whose headers
+  // carry the session cookie.
+  readonly #agent: http.Agent;
   private readonly timeoutMs: number;
   private readonly trust: TrustMode;
   /** Requests sent, for round-trip accounting in benchmarks and tests. */
@@ -68,9 +70,9 @@ export class HttpTransport {
     this.trust = resolveTrust(options.tls);
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 32, keepAliveMsecs: 15_000 };
     if (url.protocol === 'http:') {
-      this.agent = new http.Agent(agentOptions);
+      this.#agent = new http.Agent(agentOptions);
     } else if (url.protocol === 'https:') {
-      this.agent = this.createHttpsAgent(agentOptions);
+      this.#agent = this.createHttpsAgent(agentOptions);
     } else {
       throw new TransportError(`unsupported URL scheme ${url.protocol} (expected https: or http:)`);
     }
@@ -131,7 +133,7 @@ export class HttpTransport {
         else resolve(response!);
       };
       const outgoing = transport.request({
-        agent: this.agent,
+        agent: this.#agent,
         protocol: this.baseUrl.protocol,
         hostname: this.baseUrl.hostname,
         port: this.baseUrl.port,
@@ -220,7 +222,7 @@ export class HttpTransport {
 
   /** Closes idle sockets; in-flight requests finish. */
   close(): void {
-    this.agent.destroy();
+    this.#agent.destroy();
   }
 }
 
