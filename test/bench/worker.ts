@@ -5,13 +5,26 @@
  * on stdin, with one JSON line on stdout. Times are performance.now() around the library call;
  * round trips are counted at the library's HTTP transport (`transport.requestCount`), and the
  * SOAP method of every request is logged there too.
+ *
+ * BENCH_LIBRARY=<dir> runs it on another copy of src/ (e.g. a patched copy under .cache/bench, to
+ * measure a proposed fix side by side with the peer before it is made in src/).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { VSphereInstanceProvider } from '../../src/index.ts';
+import { pathToFileURL } from 'node:url';
 import type { HttpRequest } from '../../src/transport/http.ts';
-import { decodeResponse } from '../../src/vim25/index.ts';
 import { RawSoap } from './lib/raw-soap.ts';
+
+const libraryDir = process.env.BENCH_LIBRARY
+  ? pathToFileURL(`${resolve(process.env.BENCH_LIBRARY)}/`).href
+  : new URL('../../src/', import.meta.url).href;
+const { VSphereInstanceProvider } = (await import(
+  new URL('index.ts', libraryDir).href
+)) as typeof import('../../src/index.ts');
+const { decodeResponse } = (await import(
+  new URL('vim25/index.ts', libraryDir).href
+)) as typeof import('../../src/vim25/index.ts');
 
 interface Request {
   op: string;
@@ -47,6 +60,8 @@ const transport = provider.client.transport;
 
 /** SOAP methods sent since the last reset, in order. */
 let methods: string[] = [];
+/** Time spent waiting for answers, per SOAP method, since the last reset: [calls, total ms, max ms]. */
+let latency = new Map<string, [number, number, number]>();
 /** The last RetrievePropertiesEx of VM properties sent (the describe body, for the wire floor). */
 let lastRetrieve: string | undefined;
 /** How long the transport took to send it and receive the whole answer (before any decoding). */
@@ -54,23 +69,42 @@ let lastRetrieveWireMs = 0;
 const bodyMethod = /<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([A-Za-z_]+)/;
 const send = transport.request.bind(transport);
 transport.request = (req: HttpRequest) => {
-  if (typeof req.body === 'string') {
-    const method = bodyMethod.exec(req.body.slice(0, 1000))?.[1] ?? '?';
-    methods.push(method);
-    // The describe query reads VirtualMachine properties (a first describe also reads recent tasks).
-    if (method === 'RetrievePropertiesEx' && req.body.includes('<type>VirtualMachine</type>')) {
-      lastRetrieve = req.body;
-      const started = performance.now();
-      return send(req).then((response) => {
-        lastRetrieveWireMs = performance.now() - started;
-        return response;
-      });
-    }
-  } else {
-    methods.push(`${req.method} ${req.path.split('?')[0]}`);
-  }
-  return send(req);
+  const method =
+    typeof req.body === 'string'
+      ? (bodyMethod.exec(req.body.slice(0, 1000))?.[1] ?? '?')
+      : `${req.method} ${req.path.split('?')[0]}`;
+  methods.push(method);
+  // The describe query reads VirtualMachine properties (a first describe also reads recent tasks).
+  const isDescribe =
+    method === 'RetrievePropertiesEx' &&
+    typeof req.body === 'string' &&
+    req.body.includes('<type>VirtualMachine</type>');
+  if (isDescribe) lastRetrieve = req.body as string;
+  const started = performance.now();
+  const record = () => {
+    const ms = performance.now() - started;
+    if (isDescribe) lastRetrieveWireMs = ms;
+    const entry = latency.get(method) ?? [0, 0, 0];
+    latency.set(method, [entry[0] + 1, entry[1] + ms, Math.max(entry[2], ms)]);
+  };
+  const pending = send(req);
+  pending.then(record, record);
+  return pending;
 };
+
+function resetTrace(): void {
+  methods = [];
+  latency = new Map();
+}
+
+/** Per method: calls, total and worst wait in ms (rounded), heaviest first. */
+function latencyReport(): Record<string, { calls: number; totalMs: number; maxMs: number }> {
+  const out: Record<string, { calls: number; totalMs: number; maxMs: number }> = {};
+  for (const [method, [calls, total, max]] of [...latency.entries()].sort((a, b) => b[1][1] - a[1][1])) {
+    out[method] = { calls, totalMs: Math.round(total), maxMs: Math.round(max) };
+  }
+  return out;
+}
 
 function tally(list: string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -111,7 +145,7 @@ async function serve(req: Request): Promise<Answer> {
   switch (req.op) {
     case 'describe': {
       const group = req.group!;
-      methods = [];
+      resetTrace();
       lastRetrieve = undefined;
       const calls = transport.requestCount;
       const started = performance.now();
@@ -173,7 +207,7 @@ async function serve(req: Request): Promise<Answer> {
         Properties: properties,
       };
       const made: string[] = [];
-      methods = [];
+      resetTrace();
       const calls = transport.requestCount;
       const started = performance.now();
       const failures = await pool(
@@ -191,12 +225,13 @@ async function serve(req: Request): Promise<Answer> {
         count: made.length,
         failures,
         methods: tally(methods),
+        latency: latencyReport(),
       };
     }
     case 'teardown': {
       const ids = instances.get(req.group!) ?? [];
       instances.delete(req.group!);
-      methods = [];
+      resetTrace();
       const calls = transport.requestCount;
       const started = performance.now();
       const failures = await pool(ids, req.concurrency ?? 1, (id) =>
@@ -209,6 +244,7 @@ async function serve(req: Request): Promise<Answer> {
         count: ids.length - failures.length,
         failures,
         methods: tally(methods),
+        latency: latencyReport(),
       };
     }
     case 'rusage': {

@@ -71,12 +71,26 @@ export class LineProcess {
     return new Promise((resolve) => this.waiting.push((line) => resolve(parse(line))));
   }
 
-  /** Sends one request and returns its answer; throws when the answer is an error. */
-  async ask<T extends Answer = Answer>(request: Record<string, unknown>): Promise<T> {
+  /**
+   * Sends one request and returns its answer; throws when the answer is an error. A child that
+   * does not answer within `timeoutMs` (a hung wait) is killed, so the run ends instead of hanging.
+   */
+  async ask<T extends Answer = Answer>(request: Record<string, unknown>, timeoutMs = 180_000): Promise<T> {
     if (this.exited) throw new Error(`${this.name} has exited: ${this.stderr}`);
     const answer = this.next();
     this.child.stdin!.write(`${JSON.stringify(request)}\n`);
-    const result = await answer;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Answer>((resolve) => {
+      timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        resolve({
+          ok: false,
+          error: `no answer in ${timeoutMs / 1000} s (killed; a wait that never ends?)`,
+        });
+      }, timeoutMs);
+    });
+    const result = await Promise.race([answer, timeout]);
+    clearTimeout(timer);
     if (!result.ok) throw new Error(`${this.name} ${String(request.op)}: ${result.error}`);
     return result as T;
   }

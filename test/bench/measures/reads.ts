@@ -173,6 +173,12 @@ async function p2(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
       'ms',
       series.ours.map((x, i) => x - series.wire[i]!),
     );
+    // Where the time after the last byte goes: decodeResponse alone on this very response.
+    mkdirSync(cacheDir, { recursive: true });
+    const file = join(cacheDir, `retrieve-${n}.xml`);
+    await ours.ask({ op: 'capture', group, file });
+    const decoded = await ours.ask({ op: 'decode', file, warmup: 1, reps: ctx.config.reps });
+    addSeries(result, 'ours: decodeResponse alone (CPU)', 'ms', decoded.cpuMs as number[]);
     const vsPeer = addRatio(result, 'ours / peer', series.ours, series.peer);
     const vsFloor = addRatio(result, 'ours / floor', series.ours, series.floor);
     addRatio(result, 'peer / floor', series.peer, series.floor);
