@@ -1,0 +1,117 @@
+/**
+ * Sessions under stress (issue 6, item 3): vcsim expires idle sessions after 2 s while workers
+ * run provision/describe/label/destroy cycles with idle pauses, and vcsim is restarted mid-run.
+ * Not one operation may fail, the calls after the restart recover by themselves, and at the end
+ * every session the provider opened is closed (its own counters and vcsim's sessionList agree).
+ * CI runs 60 s; `npm run soak` runs the same scenario for 10 minutes (test/soak/session.soak.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TransportError } from '../../src/index.ts';
+import {
+  cloneProps,
+  groupTags,
+  instanceVmNames,
+  liveSessions,
+  PASSWORD,
+  PROVIDER_USER,
+  type Rig,
+  settle,
+  sleep,
+  startRig,
+} from '../reliability/harness.ts';
+import { runSeed } from '../reliability/rng.ts';
+import { percentiles, runLifecycleCycles } from '../reliability/scenarios.ts';
+import { SecretWatch } from '../reliability/secrets.ts';
+
+const DURATION_MS = Number(process.env.RELIABILITY_SESSION_MS ?? 60_000);
+const watch = new SecretWatch().captureDebug().secret(PASSWORD);
+let rig: Rig;
+
+before(async () => {
+  rig = await startRig({ vcsim: { sessionTimeout: '2s' } });
+  watch.cookiesFrom(rig.proxy);
+});
+after(async () => {
+  await rig?.close();
+});
+
+describe('session expiry and vCenter restarts', () => {
+  it(`${DURATION_MS / 1000} s of lifecycle cycles with a 2 s session timeout and a restart: 0 failed operations, no session left`, async (t) => {
+    const provider = rig.provider();
+    const report = await runLifecycleCycles({
+      rig,
+      provider,
+      durationMs: DURATION_MS,
+      workers: 3,
+      maxPauseMs: 4500,
+      restartAt: [0.5],
+      seed: runSeed(0x5e55),
+      progress: (line) => t.diagnostic(line),
+    });
+    const stats = { ...provider.client.session.stats };
+    t.diagnostic(
+      `${report.cycles} cycles, ${report.operations} operations, ${report.failures.length} failed; ` +
+        `${stats.logins} logins (${stats.relogins} re-logins), ${report.restarts} restart(s); ` +
+        `provision ${JSON.stringify(percentiles(report.timings.provision))} ms, ` +
+        `describe ${JSON.stringify(percentiles(report.timings.describe))} ms`,
+    );
+    assert.deepEqual(report.failures, [], 'no operation failed');
+    assert.ok(report.cycles >= 3 * 3, `only ${report.cycles} cycles ran`);
+    assert.equal(report.restarts, 1);
+    assert.ok(stats.relogins >= 3, `the session expired and was renewed (re-logins: ${stats.relogins})`);
+    assert.deepEqual(await instanceVmNames(rig.sim), [], 'every VM the cycles made was destroyed');
+
+    watch.object('provider after the cycles', provider);
+    await provider.close();
+    const after = provider.client.session.stats;
+    // Each re-login replaced a session vCenter had already dropped (expired or restarted away);
+    // every other login was logged out.
+    assert.equal(after.logouts, after.logins - after.relogins, JSON.stringify(after));
+    assert.equal(await liveSessions(rig.admin, PROVIDER_USER), 0, 'vcsim holds no session of the provider');
+  });
+
+  it('a call during a restart fails with a typed error; the next ones recover by themselves', async () => {
+    const provider = rig.provider();
+    const tags = groupTags('restart-now');
+    const id = await provider.provision({ Tags: tags, Properties: cloneProps });
+    assert.equal((await provider.describe(tags)).length, 1);
+    const stopping = rig.sim.stop();
+    await stopping;
+    const during = await settle(provider.describe(tags));
+    assert.equal(during.ok, false, 'describe with vCenter down fails');
+    if (!during.ok) {
+      watch.error('describe while vcsim is down', during.error);
+      assert.ok(during.error instanceof TransportError, `a TransportError, got ${String(during.error)}`);
+    }
+    await rig.sim.restart();
+    // The restarted vCenter has a fresh inventory: the VM is gone, and nothing fails.
+    assert.deepEqual(await provider.describe(tags), []);
+    await provider.destroy(id, { Reason: 'terminate' });
+    const again = await provider.provision({ Tags: tags, Properties: cloneProps });
+    assert.deepEqual(
+      (await provider.describe(tags)).map((d) => d.ID),
+      [again],
+    );
+    await provider.destroy(again, { Reason: 'terminate' });
+    assert.ok(provider.client.session.stats.relogins >= 1);
+    await provider.close();
+  });
+
+  it('keep-alive holds one session through idle periods longer than the timeout', async () => {
+    const provider = rig.provider({ keepAliveMs: 600 });
+    const tags = groupTags('keepalive');
+    await provider.describe(tags);
+    await sleep(5000);
+    await provider.describe(tags);
+    assert.equal(provider.client.session.stats.relogins, 0, 'the keep-alive kept the session');
+    await provider.close();
+    assert.equal(provider.client.session.stats.logouts, 1);
+  });
+
+  it('no password or session cookie in any debug line, error or inspected object', () => {
+    assert.ok(watch.debugLines > 200, `captured ${watch.debugLines} debug lines`);
+    assert.ok(watch.cookieCount > 3, `cookies seen: ${watch.cookieCount}`);
+    assert.deepEqual(watch.leaks(), []);
+  });
+});

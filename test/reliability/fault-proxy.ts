@@ -1,0 +1,352 @@
+/**
+ * A loopback HTTP proxy that sits between the library and vcsim and misbehaves on purpose:
+ * connection resets, HTTP 503s, latency with jitter, truncated bodies, stalls, lost answers and
+ * forged bodies. Faults are chosen per request by rules that match the SOAP method (the first
+ * element inside the SOAP Body) and fire always, a number of times, or at a rate drawn from a
+ * seeded RNG, so a failing schedule can be replayed from its seed. Counters say what it did.
+ *
+ * The proxy speaks plain HTTP to the library (point the transport at `proxy.sdkUrl`) and forwards
+ * to vcsim over HTTP or HTTPS (the upstream certificate is not checked: vcsim's is self-signed and
+ * the proxy is a test tool on loopback).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { seededRandom } from './rng.ts';
+
+export type Fault =
+  /** Close the client connection before anything is forwarded: the request never reaches vCenter. */
+  | { kind: 'reset' }
+  /** Forward, let vCenter act, then close the client connection without an answer (a lost answer). */
+  | { kind: 'drop' }
+  /** Answer `status` (default 503) with a short HTML page. `forward`: vCenter acted first. */
+  | { kind: 'status'; status?: number; forward?: boolean }
+  /** Wait `ms` ± `jitterMs` before forwarding. Other rules still apply to the request. */
+  | { kind: 'latency'; ms: number; jitterMs?: number }
+  /** Forward, then send the headers (full Content-Length) and only `bytes` of the body, and close. */
+  | { kind: 'truncate'; bytes?: number }
+  /** Hold the request unanswered for `ms` (default: until the client gives up or the proxy closes), then close. */
+  | { kind: 'stall'; ms?: number }
+  /**
+   * Answer with this body instead (status default 200, `text/xml`). A function receives vCenter's
+   * real answer (the request is then forwarded first) and returns the forged one.
+   */
+  | { kind: 'body'; status?: number; body: string | ((upstream: string) => string) };
+
+export type FaultKind = Fault['kind'];
+
+export interface FaultRule {
+  /** SOAP method (exact name or pattern); absent: every request, SOAP or not. */
+  method?: string | RegExp;
+  /** Probability that a matching request gets the fault (default 1), from the seeded RNG. */
+  rate?: number;
+  /** Matching requests let through before the rule starts firing (default 0). */
+  after?: number;
+  /** Fire at most this many times (default: no limit). */
+  times?: number;
+  fault: Fault;
+}
+
+export interface FaultProxyOptions {
+  /** Where vcsim listens, e.g. `sim.sdkUrl` (path ignored; the client's path is kept). */
+  upstream: string;
+  rules?: FaultRule[];
+  /** Seed of the RNG that decides `rate` and jitter (default 1). */
+  seed?: number;
+}
+
+/** One fault the proxy injected. */
+export interface FaultEvent {
+  method: string;
+  kind: FaultKind;
+  at: number;
+}
+
+interface ActiveRule extends FaultRule {
+  seen: number;
+  fired: number;
+}
+
+export interface MethodCounts {
+  /** Requests received for the method. */
+  requests: number;
+  /** Requests that reached vCenter. */
+  forwarded: number;
+  /** Faults injected, by kind. */
+  faults: Partial<Record<FaultKind, number>>;
+}
+
+const NOT_SOAP = '(http)';
+const FIRST_BODY_ELEMENT = /<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([\w.-]+)/;
+
+/** The SOAP method of a request body: the local name of the first element inside the Body. */
+export function soapMethodOf(body: string): string | undefined {
+  return FIRST_BODY_ELEMENT.exec(body)?.[1];
+}
+
+export class FaultProxy {
+  readonly upstream: URL;
+  private readonly server: http.Server;
+  private readonly agent: http.Agent;
+  private readonly sockets = new Set<Socket>();
+  private readonly stalled = new Set<NodeJS.Timeout>();
+  private rules: ActiveRule[] = [];
+  private random: () => number;
+  private port = 0;
+  /** Every fault injected, in order. */
+  readonly events: FaultEvent[] = [];
+  /** Counts by SOAP method (`(http)` for non-SOAP requests such as uploads). */
+  readonly methods = new Map<string, MethodCounts>();
+  /** Totals. */
+  readonly totals = { requests: 0, forwarded: 0, faults: 0 };
+  /** Every session cookie vCenter handed out through the proxy (to look for leaks of them). */
+  readonly cookies = new Set<string>();
+
+  private constructor(options: FaultProxyOptions) {
+    this.upstream = new URL(options.upstream);
+    this.random = seededRandom(options.seed ?? 1);
+    this.setRules(options.rules ?? []);
+    this.agent =
+      this.upstream.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false })
+        : new http.Agent({ keepAlive: true, maxSockets: 64 });
+    this.server = http.createServer((req, res) => {
+      this.onRequest(req, res).catch(() => {
+        res.socket?.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Starts a proxy on a free loopback port. */
+  static async start(options: FaultProxyOptions): Promise<FaultProxy> {
+    const proxy = new FaultProxy(options);
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once('error', reject);
+      proxy.server.listen(0, '127.0.0.1', () => {
+        proxy.server.off('error', reject);
+        resolve();
+      });
+    });
+    proxy.port = (proxy.server.address() as AddressInfo).port;
+    return proxy;
+  }
+
+  /** `http://127.0.0.1:PORT/sdk`: give this to the library instead of vcsim's URL. */
+  get sdkUrl(): string {
+    return `http://127.0.0.1:${this.port}/sdk`;
+  }
+
+  /** Replaces the rules (their counters start at zero). */
+  setRules(rules: FaultRule[]): void {
+    this.rules = rules.map((rule) => ({ ...rule, seen: 0, fired: 0 }));
+  }
+
+  /** Adds one rule after the others. */
+  addRule(rule: FaultRule): void {
+    this.rules.push({ ...rule, seen: 0, fired: 0 });
+  }
+
+  /** Re-seeds the RNG (to replay a schedule). */
+  reseed(seed: number): void {
+    this.random = seededRandom(seed);
+  }
+
+  /** Counts of one method (zeros when it was never seen). */
+  count(method: string): MethodCounts {
+    return this.methods.get(method) ?? { requests: 0, forwarded: 0, faults: {} };
+  }
+
+  /** Faults injected of one kind (optionally for one method). */
+  faults(kind: FaultKind, method?: string): number {
+    return this.events.filter((e) => e.kind === kind && (method === undefined || e.method === method)).length;
+  }
+
+  /** Stops listening and cuts every connection (stalled requests included). */
+  async close(): Promise<void> {
+    for (const timer of this.stalled) clearTimeout(timer);
+    this.stalled.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.agent.destroy();
+    await closed;
+  }
+
+  /** Cuts every open client connection (as a network blip would). */
+  cutAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private counts(method: string): MethodCounts {
+    let counts = this.methods.get(method);
+    if (!counts) {
+      counts = { requests: 0, forwarded: 0, faults: {} };
+      this.methods.set(method, counts);
+    }
+    return counts;
+  }
+
+  private record(method: string, kind: FaultKind): void {
+    const counts = this.counts(method);
+    counts.faults[kind] = (counts.faults[kind] ?? 0) + 1;
+    this.totals.faults += 1;
+    this.events.push({ method, kind, at: Date.now() });
+  }
+
+  /** The faults for one request: every latency that fires, then at most one other fault. */
+  private choose(method: string | undefined): Fault[] {
+    const chosen: Fault[] = [];
+    let terminal = false;
+    for (const rule of this.rules) {
+      if (rule.method !== undefined) {
+        if (method === undefined) continue;
+        if (typeof rule.method === 'string' ? rule.method !== method : !rule.method.test(method)) continue;
+      }
+      const isLatency = rule.fault.kind === 'latency';
+      if (terminal && !isLatency) continue;
+      rule.seen += 1;
+      if (rule.seen <= (rule.after ?? 0)) continue;
+      if (rule.times !== undefined && rule.fired >= rule.times) continue;
+      if (rule.rate !== undefined && this.random() >= rule.rate) continue;
+      rule.fired += 1;
+      chosen.push(rule.fault);
+      if (!isLatency) terminal = true;
+    }
+    return chosen;
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const isSoap = req.method === 'POST' && /\/sdk\/?$/.test((req.url ?? '').split('?')[0] ?? '');
+    const soapMethod = isSoap ? soapMethodOf(body.toString('utf8')) : undefined;
+    const name = soapMethod ?? NOT_SOAP;
+    const counts = this.counts(name);
+    counts.requests += 1;
+    this.totals.requests += 1;
+
+    const faults = this.choose(soapMethod);
+    for (const fault of faults) {
+      if (fault.kind !== 'latency') continue;
+      const jitter = fault.jitterMs ?? 0;
+      const ms = Math.max(0, fault.ms + (jitter ? (this.random() * 2 - 1) * jitter : 0));
+      this.record(name, 'latency');
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }
+    const fault = faults.find((f) => f.kind !== 'latency');
+    if (fault) this.record(name, fault.kind);
+
+    switch (fault?.kind) {
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'stall': {
+        if (fault.ms !== undefined) {
+          const timer = setTimeout(() => {
+            this.stalled.delete(timer);
+            req.socket.destroy();
+          }, fault.ms);
+          this.stalled.add(timer);
+        }
+        return; // never answered
+      }
+      case 'status':
+        if (fault.forward) await this.forward(req, body, name);
+        sendPage(res, fault.status ?? 503);
+        return;
+      case 'body': {
+        let text: string;
+        if (typeof fault.body === 'function') {
+          const upstream = await this.forward(req, body, name);
+          text = fault.body(upstream.body.toString('utf8'));
+        } else {
+          text = fault.body;
+        }
+        const bytes = Buffer.from(text, 'utf8');
+        res.writeHead(fault.status ?? 200, {
+          'content-type': 'text/xml; charset=utf-8',
+          'content-length': bytes.length,
+        });
+        res.end(bytes);
+        return;
+      }
+      default:
+        break;
+    }
+
+    const upstream = await this.forward(req, body, name);
+    if (fault?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    const headers = { ...upstream.headers };
+    delete headers['transfer-encoding'];
+    delete headers.connection;
+    delete headers['keep-alive'];
+    headers['content-length'] = String(upstream.body.length);
+    if (fault?.kind === 'truncate') {
+      const keep = Math.min(fault.bytes ?? Math.floor(upstream.body.length / 2), upstream.body.length - 1);
+      res.writeHead(upstream.status, headers);
+      res.write(upstream.body.subarray(0, Math.max(0, keep)));
+      // Let the partial body leave before the connection is cut.
+      setTimeout(() => req.socket.destroy(), 20);
+      return;
+    }
+    res.writeHead(upstream.status, headers);
+    res.end(upstream.body);
+  }
+
+  private forward(
+    req: IncomingMessage,
+    body: Buffer,
+    name: string,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    const headers = { ...req.headers, host: this.upstream.host, 'content-length': String(body.length) };
+    delete headers.connection;
+    delete headers['transfer-encoding'];
+    const transport = this.upstream.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const outgoing = transport.request(
+        {
+          agent: this.agent,
+          hostname: this.upstream.hostname,
+          port: this.upstream.port,
+          path: req.url,
+          method: req.method,
+          headers,
+        },
+        (upstream) => {
+          for (const line of upstream.headers['set-cookie'] ?? []) {
+            const value = /vmware_soap_session=([^;]+)/.exec(line)?.[1];
+            if (value) this.cookies.add(value.replace(/^"|"$/g, ''));
+          }
+          const parts: Buffer[] = [];
+          upstream.on('data', (chunk: Buffer) => parts.push(chunk));
+          upstream.on('error', reject);
+          upstream.on('end', () =>
+            resolve({
+              status: upstream.statusCode ?? 502,
+              headers: upstream.headers,
+              body: Buffer.concat(parts),
+            }),
+          );
+        },
+      );
+      outgoing.on('error', reject);
+      this.counts(name).forwarded += 1;
+      this.totals.forwarded += 1;
+      outgoing.end(body);
+    });
+  }
+}
+
+function sendPage(res: ServerResponse, status: number): void {
+  const page = `<html><body><h1>${status} ${http.STATUS_CODES[status] ?? ''}</h1>injected by the fault proxy</body></html>`;
+  res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(page) });
+  res.end(page);
+}
