@@ -262,6 +262,12 @@ export class VSphereInstanceProvider implements InstancePlugin {
         field: `Spec.Tags.${InfraKitTags.group}`,
         message: 'required: the group id names the VM folder',
       });
+    else if (/[/\\%]/.test(group))
+      issues.push({
+        field: `Spec.Tags.${InfraKitTags.group}`,
+        message:
+          'must not contain "/", "\\" or "%": vCenter stores them escaped in folder names (%2f, %5c, %25), so the group folder would never be found again',
+      });
     if (!configHash) {
       issues.push({
         field: `Spec.Tags.${this.configHashTag}`,
