@@ -1,4 +1,5 @@
 import { VSphereError } from '../errors.ts';
+import { DecodeError } from '../vim25/errors.ts';
 
 /** The connection to vCenter failed (refused, reset, DNS, truncated response). Safe to retry only for idempotent calls. */
 export class TransportError extends VSphereError {
@@ -52,12 +53,13 @@ export class HttpStatusError extends VSphereError {
 }
 
 /**
- * The request may have reached vCenter although no answer came back: the connection failed or was
- * cut, the call timed out, or a gateway answered 502/503/504. A call that changes something may have
- * been carried out; look before sending it again.
+ * The request may have reached vCenter although no usable answer came back: the connection failed
+ * or was cut, the call timed out, a gateway answered 502/503/504, or the answer could not be read
+ * (garbled by a proxy). A call that changes something may have been carried out; look before
+ * sending it again.
  */
 export function answerMayBeLost(error: unknown): boolean {
   if (error instanceof HttpStatusError)
     return error.status === 502 || error.status === 503 || error.status === 504;
-  return error instanceof TransportError || error instanceof TimeoutError;
+  return error instanceof TransportError || error instanceof TimeoutError || error instanceof DecodeError;
 }
