@@ -374,6 +374,22 @@ export class VSphereInstanceProvider implements InstancePlugin {
   ): Promise<ManagedObjectReference> {
     const dc = await this.inventory.datacenter(props.datacenter, 'Properties.Datacenter');
     const builder = props.template ? this.cloner : this.isoBuilder;
+    // What the properties name must exist before the group folder is made: a mistyped template or
+    // network fails the provision without leaving an empty folder behind. The look-ups are cached
+    // per login, so the builder's own costs nothing more.
+    await Promise.all([
+      this.inventory.datastore(dc, props.datastore),
+      props.isoDatastore
+        ? this.inventory.datastore(dc, props.isoDatastore, 'Properties.ISODatastore')
+        : undefined,
+      props.network ? this.inventory.network(dc, props.network) : undefined,
+      props.template ? this.inventory.template(dc, props.template) : undefined,
+      this.inventory.placement(dc, {
+        ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
+        ...(props.cluster ? { cluster: props.cluster } : {}),
+        ...(props.host ? { host: props.host } : {}),
+      }),
+    ]);
     const attempt = async () => {
       const folder = await this.folders.ensure(dc, group, props.folder);
       const request: BuildRequest = {
