@@ -31,7 +31,7 @@ export type Fault =
    * Answer with this body instead (status default 200, `text/xml`). A function receives vCenter's
    * real answer (the request is then forwarded first) and returns the forged one.
    */
-  | { kind: 'body'; status?: number; body: string | ((upstream: string) => string) };
+  | { kind: 'body'; status?: number; body: string | Buffer | ((upstream: string) => string | Buffer) };
 
 export type FaultKind = Fault['kind'];
 
@@ -260,14 +260,14 @@ export class FaultProxy {
         sendPage(res, fault.status ?? 503);
         return;
       case 'body': {
-        let text: string;
+        let forged: string | Buffer;
         if (typeof fault.body === 'function') {
           const upstream = await this.forward(req, body, name);
-          text = fault.body(upstream.body.toString('utf8'));
+          forged = fault.body(upstream.body.toString('utf8'));
         } else {
-          text = fault.body;
+          forged = fault.body;
         }
-        const bytes = Buffer.from(text, 'utf8');
+        const bytes = typeof forged === 'string' ? Buffer.from(forged, 'utf8') : forged;
         res.writeHead(fault.status ?? 200, {
           'content-type': 'text/xml; charset=utf-8',
           'content-length': bytes.length,
