@@ -5,9 +5,10 @@
  * element inside the SOAP Body) and fire always, a number of times, or at a rate drawn from a
  * seeded RNG, so a failing schedule can be replayed from its seed. Counters say what it did.
  *
- * The proxy speaks plain HTTP to the library (point the transport at `proxy.sdkUrl`) and forwards
- * to vcsim over HTTP or HTTPS (the upstream certificate is not checked: vcsim's is self-signed and
- * the proxy is a test tool on loopback).
+ * The proxy speaks plain HTTP to the library (point the transport at `proxy.sdkUrl`), or HTTPS with
+ * a certificate of its own (a man in the middle), and forwards to vcsim over HTTP or HTTPS (the
+ * upstream certificate is not checked: vcsim's is self-signed and the proxy is a test tool on
+ * loopback).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -53,6 +54,8 @@ export interface FaultProxyOptions {
   rules?: FaultRule[];
   /** Seed of the RNG that decides `rate` and jitter (default 1). */
   seed?: number;
+  /** Serve HTTPS with this key and certificate (a man in the middle with its own certificate). */
+  tls?: { key: string; cert: string };
 }
 
 /** One fault the proxy injected. */
@@ -86,7 +89,8 @@ export function soapMethodOf(body: string): string | undefined {
 
 export class FaultProxy {
   readonly upstream: URL;
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
+  private readonly scheme: 'http' | 'https';
   private readonly agent: http.Agent;
   private readonly sockets = new Set<Socket>();
   private readonly stalled = new Set<NodeJS.Timeout>();
@@ -99,6 +103,8 @@ export class FaultProxy {
   readonly methods = new Map<string, MethodCounts>();
   /** Totals. */
   readonly totals = { requests: 0, forwarded: 0, faults: 0 };
+  /** Connections accepted (for HTTPS: TLS handshakes completed). */
+  connections = 0;
   /** Every session cookie vCenter handed out through the proxy (to look for leaks of them). */
   readonly cookies = new Set<string>();
 
@@ -110,13 +116,22 @@ export class FaultProxy {
       this.upstream.protocol === 'https:'
         ? new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false })
         : new http.Agent({ keepAlive: true, maxSockets: 64 });
-    this.server = http.createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.onRequest(req, res).catch(() => {
         res.socket?.destroy();
       });
-    });
+    };
+    this.scheme = options.tls ? 'https' : 'http';
+    this.server = options.tls
+      ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler)
+      : http.createServer(handler);
     this.server.keepAliveTimeout = 60_000;
-    this.server.on('connection', (socket) => {
+    // TLS handshakes (refused or not) count as connections too: `connections` says whether a
+    // client got as far as a socket, `totals.requests` whether it sent a request.
+    this.server.on(options.tls ? 'secureConnection' : 'connection', () => {
+      this.connections += 1;
+    });
+    this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -136,9 +151,9 @@ export class FaultProxy {
     return proxy;
   }
 
-  /** `http://127.0.0.1:PORT/sdk`: give this to the library instead of vcsim's URL. */
+  /** `http(s)://127.0.0.1:PORT/sdk`: give this to the library instead of vcsim's URL. */
   get sdkUrl(): string {
-    return `http://127.0.0.1:${this.port}/sdk`;
+    return `${this.scheme}://127.0.0.1:${this.port}/sdk`;
   }
 
   /** Replaces the rules (their counters start at zero). */
