@@ -7,7 +7,7 @@
  * Socket placement and pid files live in ./socket.ts; this module only serves.
  */
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
 import { ValidationError, VSphereError } from '../errors.ts';
@@ -232,7 +232,9 @@ export class PluginServer {
 
     this.#methods = this.#buildMethods();
     this.#apiJson = JSON.stringify(this.#apiInfo(options.exampleProperties ?? DEFAULT_EXAMPLE_PROPERTIES));
-    this.#http = createServer(
+    // Loaded here, not imported: an ES import of node:http costs every user of the package a
+    // cold-start penalty (undici's lazy exports), server or not (P6 in docs/performance.md).
+    this.#http = process.getBuiltinModule('node:http').createServer(
       {
         requestTimeout,
         headersTimeout,

@@ -9,13 +9,16 @@
  * Importing this module installs nothing global; the CLI calls {@link installSignalHandlers}.
  */
 
-import { constants as fsConstants } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { VSphereError } from '../errors.ts';
 import { PluginServer, type PluginServerOptions } from './server.ts';
+
+// Builtins through getBuiltinModule: ES imports of them cost every user of the package start-up
+// time, plugin server or not (P6 in docs/performance.md).
+const { constants: fsConstants } = process.getBuiltinModule('node:fs');
+const { chmod, lstat, mkdir, readFile, unlink, writeFile } = process.getBuiltinModule('node:fs/promises');
+const { connect } = process.getBuiltinModule('node:net');
+const { homedir } = process.getBuiltinModule('node:os');
+const { join } = process.getBuiltinModule('node:path');
 
 /** Another live process answers on the socket this plugin would use. */
 export class PluginSocketInUseError extends VSphereError {

@@ -3,7 +3,6 @@
  * named after the group, with the group id, config hash and tags in the VM's annotation, the
  * same way the original Go plugin kept them, so both can share a vCenter.
  */
-import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
 import { VSphereClient, type VSphereClientOptions } from '../client.ts';
 import { ValidationError, type ValidationIssue, VSphereError } from '../errors.ts';
@@ -122,7 +121,7 @@ function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal }
 }
 
 function randomInt63(): bigint {
-  return randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+  return process.getBuiltinModule('node:crypto').randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
 }
 
 function hashOf(tags: Record<string, string>, preferred: string): string | undefined {

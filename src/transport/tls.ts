@@ -2,8 +2,7 @@
  * TLS trust for the vCenter connection: verified against the system roots (plus an optional
  * CA bundle) by default, or pinned to a certificate thumbprint, or, only when asked, not at all.
  */
-import { isIP } from 'node:net';
-import { type ConnectionOptions, connect, type PeerCertificate, rootCertificates } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { ValidationError } from '../errors.ts';
 
 export interface TlsOptions {
@@ -17,6 +16,10 @@ export interface TlsOptions {
   /** Accept any certificate. Only for labs; never the default. */
   insecure?: boolean;
 }
+
+// See http.ts: ES imports of node:tls/node:net pull in more than the provider needs at start-up.
+const { connect, rootCertificates } = process.getBuiltinModule('node:tls');
+const { isIP } = process.getBuiltinModule('node:net');
 
 export type TrustMode =
   | { kind: 'verify'; connect: ConnectionOptions }
