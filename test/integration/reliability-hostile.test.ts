@@ -677,7 +677,8 @@ describe('malformed SOAP answers forged by the proxy', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('after all of it', () => {
-  it('the process is up, at least 50 hostile cases ran, and nothing leaked a secret', async () => {
+  it('the process is up, at least 50 hostile cases ran, and nothing leaked a secret', async (t) => {
+    t.diagnostic(`${cases} hostile cases, ${watch.examined} errors and objects examined for secrets`);
     assert.ok(cases >= 50, `${cases} cases`);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     // Still serving.
