@@ -73,6 +73,8 @@ export interface VmBuilderOptions {
 /** Tasks that make a VM: vCenter's `VirtualMachine.clone`/`Folder.createVm` (vcsim: `cloneVm`). */
 const CREATION_TASK = /\.(clone|createVm)/i;
 const RUNNING_STATES = new Set(['queued', 'running']);
+/** Errors about a VM this build did not make: the clean-up must not touch it. */
+const notOurs = new WeakSet<Error>();
 /** Tries at removing a half-built VM before giving up on it. */
 const CLEANUP_ATTEMPTS = 4;
 /** Tries at finding the VM after a lost answer (each read is retried by the SOAP layer too). */
@@ -117,15 +119,26 @@ abstract class VmBuilder {
   async build(req: BuildRequest): Promise<ManagedObjectReference> {
     const resolved = await this.resolve(req);
     req.onProgress?.({ phase: 'create' });
-    const vm = await this.create(req, resolved);
+    let vm = await this.create(req, resolved);
     try {
-      await this.verifyAndRepair(req, resolved, vm);
+      try {
+        await this.verifyAndRepair(req, resolved, vm);
+      } catch (error) {
+        if (!notOurs.has(error as Error)) throw error;
+        // The task answered with another VM: the one this build made is found by its name.
+        const found = await this.inventory.findChild(req.folder.ref, req.name);
+        if (found?.type !== 'VirtualMachine') throw error;
+        log('%s: found by name as %s; going on with it', req.name, found.value);
+        vm = found;
+        await this.verifyAndRepair(req, resolved, vm);
+      }
       if (req.props.powerOn) {
         req.onProgress?.({ phase: 'power-on' });
         await this.vmOps.powerOn(vm, req.signal);
       }
       return vm;
     } catch (error) {
+      if (notOurs.has(error as Error)) throw error;
       log(
         '%s (%s): finishing failed, destroying the half-built VM: %s',
         req.name,
@@ -255,6 +268,7 @@ abstract class VmBuilder {
   ): Promise<void> {
     req.onProgress?.({ phase: 'verify' });
     const paths = [
+      'name',
       'config.annotation',
       'config.hardware.numCPU',
       'config.hardware.memoryMB',
@@ -263,6 +277,20 @@ abstract class VmBuilder {
     ];
     const [info] = await this.client.collector.properties([vm], paths);
     if (!info) throw new VerificationError('creation', vm.value);
+    // The task's result must be the VM this build made. After a vCenter restart a re-watched task
+    // id can name another task, whose result is another VM: never repair, power on or destroy it.
+    const name = info.props.get('name');
+    if (name !== req.name) {
+      log(
+        '%s: the creation task answered %s, which is named %s: not ours, left alone',
+        req.name,
+        vm.value,
+        name,
+      );
+      const error = new VerificationError('creation', req.name);
+      notOurs.add(error);
+      throw error;
+    }
     const change: Record<string, unknown> = {};
     if ((info.props.get('config.annotation') ?? '') !== req.annotation) change.annotation = req.annotation;
     if (req.props.cpus !== undefined && info.props.get('config.hardware.numCPU') !== req.props.cpus)
