@@ -284,6 +284,50 @@ describe('lost answers', () => {
     await p.close();
   });
 
+  it('a creation task that answers with another VM (as after a restart): that VM is never touched', async () => {
+    const p = rig.provider();
+    const tags = groupTags('forged-result');
+    const foreign = (await rig.sim.listVms()).find((v) => v.name === 'DC0_H0_VM1')!;
+    const foreignRef = new ManagedObjectReference('VirtualMachine', foreign.moref);
+    const cpusBefore = await rig.admin.collector.property(foreignRef, 'config.hardware.numCPU');
+    // Every task result the waiter sees names the other tool's VM instead of the clone.
+    rig.proxy.setRules([
+      {
+        method: /^(WaitForUpdatesEx|RetrievePropertiesEx)$/,
+        fault: {
+          kind: 'body',
+          body: (real) =>
+            real.replace(
+              /(<name>info\.result<\/name>(?:<op>[^<]*<\/op>)?<val[^>]*>)[^<]+(<\/val>)/g,
+              `$1${foreign.moref}$2`,
+            ),
+        },
+      },
+    ]);
+    const id = await p.provision({ Tags: tags, Properties: { ...cloneProps, PowerOn: true, CPUs: 3 } });
+    rig.proxy.setRules([]);
+    assert.ok(rig.proxy.faults('body') > 0, 'results were forged');
+    const after = (await rig.sim.listVms()).find((v) => v.moref === foreign.moref)!;
+    assert.deepEqual(
+      { name: after.name, annotation: after.annotation, power: after.powerState },
+      { name: foreign.name, annotation: foreign.annotation, power: foreign.powerState },
+      'the other VM is as it was',
+    );
+    assert.equal(await rig.admin.collector.property(foreignRef, 'config.hardware.numCPU'), cpusBefore);
+    const ours = (await rig.sim.listVms()).filter((v) => v.name === id);
+    assert.equal(ours.length, 1, 'the clone was found by name and finished');
+    assert.equal(ours[0]!.powerState, 'poweredOn');
+    assert.equal(
+      await rig.admin.collector.property(
+        new ManagedObjectReference('VirtualMachine', ours[0]!.moref),
+        'config.hardware.numCPU',
+      ),
+      3,
+    );
+    await p.destroy(id);
+    await p.close();
+  });
+
   it('a dropped WaitForUpdatesEx answer costs a direct read, not a 30 s poll', async () => {
     const p = rig.provider();
     const tags = groupTags('lost-poll');
