@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TransportError } from '../../src/index.ts';
+import { TransportError, VSphereError } from '../../src/index.ts';
 import {
   cloneProps,
+  describeError,
   groupTags,
   instanceVmNames,
   liveSessions,
@@ -96,6 +97,46 @@ describe('session expiry and vCenter restarts', () => {
     await provider.destroy(again, { Reason: 'terminate' });
     assert.ok(provider.client.session.stats.relogins >= 1);
     await provider.close();
+  });
+
+  it('a restart while a clone runs: the provision finishes with a VM that exists, or fails typed; nothing else touched', async () => {
+    const slow = await startRig({ vcsim: { methodDelay: { CloneVm: 1500 } } });
+    try {
+      watch.cookiesFrom(slow.proxy);
+      const provider = slow.provider();
+      const tags = groupTags('restart-mid-clone');
+      await provider.provision({ Tags: tags, Properties: cloneProps });
+      const running = settle(
+        provider.provision({ Tags: tags, Properties: { ...cloneProps, PowerOn: true } }),
+      );
+      await sleep(700);
+      await slow.sim.restart();
+      const outcome = await running;
+      const vms = await slow.sim.listVms();
+      const others = vms.filter((vm) => !/^vm-\d+$/.test(vm.name));
+      assert.ok(
+        others.every((vm) => vm.annotation === undefined || vm.annotation === ''),
+        'the inventory vcsim made is untouched',
+      );
+      if (outcome.ok) {
+        assert.deepEqual(
+          vms.filter((vm) => /^vm-\d+$/.test(vm.name)).map((vm) => vm.name),
+          [outcome.value],
+          'the one VM of ours is the one returned',
+        );
+        assert.deepEqual(
+          (await provider.describe(tags)).map((d) => d.ID),
+          [outcome.value],
+        );
+      } else {
+        watch.error('provision across a restart', outcome.error);
+        assert.ok(outcome.error instanceof VSphereError, describeError(outcome.error));
+        assert.deepEqual(await instanceVmNames(slow.sim), []);
+      }
+      await provider.close();
+    } finally {
+      await slow.close();
+    }
   });
 
   it('keep-alive holds one session through idle periods longer than the timeout', async () => {
