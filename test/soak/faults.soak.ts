@@ -5,7 +5,7 @@
  * a provision returned; destroying (retried like a controller would) leaves nothing.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { afterEach, beforeEach, it } from 'node:test';
 import { VSphereError } from '../../src/index.ts';
 import {
   cloneProps,
@@ -25,11 +25,12 @@ const SEEDS = [1, 2, 3, 4, 5];
 const watch = new SecretWatch().captureDebug().secret(PASSWORD);
 let rig: Rig;
 
-before(async () => {
+// A fresh vcsim per seed: vcsim's recent-task lists and collector queues only grow.
+beforeEach(async () => {
   rig = await startRig();
   watch.cookiesFrom(rig.proxy);
 });
-after(async () => {
+afterEach(async () => {
   await rig?.close();
 });
 
