@@ -74,9 +74,14 @@ interface Lane {
   loop: Promise<void> | undefined;
   /** Polls in a row whose answer was lost. */
   lostPolls: number;
+  /** Filters of finished tasks left for the collector's retirement. */
+  staleFilters: ManagedObjectReference[];
 }
 
 const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
+
+/** How long a collector may sit without tasks before it is destroyed. */
+const LANE_IDLE_MS = 500;
 
 /** Polls in a row whose answer may be retried before the waiters fail with the cause. */
 const MAX_LOST_POLLS = 5;
@@ -168,10 +173,12 @@ export class TaskWaiter {
         version: '',
         loop: undefined,
         lostPolls: 0,
+        staleFilters: [],
       };
       this.lanes.push(lane);
       // Another caller may have taken a lane meanwhile; this one is as good.
     }
+    for (const filter of lane.staleFilters.splice(0)) this.destroyFilter(filter);
     if (lane.adding === 0) {
       lane.addingDone = new Promise((resolve) => {
         lane.releaseAdding = resolve;
@@ -333,7 +340,31 @@ export class TaskWaiter {
     const lane = entry.lane;
     if (!lane) return;
     lane.entries.delete(entry);
-    if (entry.filter && lane.generation === this.session.generation) this.destroyFilter(entry.filter);
+    if (!entry.filter || lane.generation !== this.session.generation) return;
+    if (lane.entries.size > 0) {
+      this.destroyFilter(entry.filter);
+      return;
+    }
+    // The last filter goes with its collector if that retires (one call fewer per lone task),
+    // or is destroyed when the lane is taken again: finished filters never pile up on a lane.
+    lane.staleFilters.push(entry.filter);
+    this.retireWhenIdle(lane);
+  }
+
+  /**
+   * A collector with nothing to watch is destroyed after a short grace period (so a burst of
+   * tasks reuses it): vcsim keeps queueing every inventory change for a collector that has
+   * polled, and its next poll then costs time in proportion (P3 in docs/performance.md); on
+   * vCenter an idle collector is memory held for nothing.
+   */
+  private retireWhenIdle(lane: Lane): void {
+    setTimeout(() => {
+      if (lane.entries.size > 0 || lane.adding > 0 || lane.polling || lane.loop || !this.lanes.includes(lane))
+        return;
+      this.lanes = this.lanes.filter((l) => l !== lane);
+      if (lane.generation !== this.session.generation || this.session.isClosed) return;
+      this.session.invoke('DestroyPropertyCollector', { _this: lane.collector }).catch(() => undefined);
+    }, LANE_IDLE_MS).unref();
   }
 
   private destroyFilter(filter: ManagedObjectReference): void {
