@@ -5,7 +5,7 @@
  */
 import createDebug from 'debug';
 import { VSphereClient, type VSphereClientOptions } from '../client.ts';
-import { ValidationError, type ValidationIssue, VSphereError } from '../errors.ts';
+import { ValidationError, type ValidationIssue } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import type { ObjectProperties } from '../property/collector.ts';
