@@ -96,6 +96,7 @@ export class TaskWaiter {
   private readonly maxWaitSeconds: number;
   private readonly watched = new Map<string, Watched>();
   private lanes: Lane[] = [];
+  private creatingLane: Promise<void> | undefined;
   private closed = false;
   /** Round trips spent on waiting, for benchmarks. */
   readonly stats = { polls: 0, filtersCreated: 0, collectorsCreated: 0 };
@@ -152,32 +153,46 @@ export class TaskWaiter {
 
   /** A lane that is not polling (or a new one), reserved for one more filter. */
   private async idleLane(): Promise<Lane> {
-    const generation = this.session.generation;
-    this.lanes = this.lanes.filter((lane) => lane.generation === generation);
-    let lane = this.lanes.find((l) => !l.polling);
-    if (!lane) {
-      const content = await this.session.serviceContent();
-      const collector = await this.session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
-        _this: content.propertyCollector,
-      });
-      this.stats.collectorsCreated += 1;
-      lane = {
-        collector,
-        generation: this.session.generation,
-        entries: new Set(),
-        adding: 0,
-        addingDone: Promise.resolve(),
-        releaseAdding: () => undefined,
-        polling: false,
-        resync: true,
-        version: '',
-        loop: undefined,
-        lostPolls: 0,
-        staleFilters: [],
-      };
-      this.lanes.push(lane);
-      // Another caller may have taken a lane meanwhile; this one is as good.
+    for (;;) {
+      const generation = this.session.generation;
+      this.lanes = this.lanes.filter((l) => l.generation === generation);
+      const idle = this.lanes.find((l) => !l.polling);
+      if (idle) return this.reserve(idle);
+      // One collector is made at a time: callers arriving meanwhile join it instead of each
+      // making their own (a burst of 30 tasks would otherwise make 30 collectors).
+      if (!this.creatingLane) {
+        this.creatingLane = this.createLane().finally(() => {
+          this.creatingLane = undefined;
+        });
+      }
+      await this.creatingLane;
     }
+  }
+
+  private async createLane(): Promise<void> {
+    const content = await this.session.serviceContent();
+    const collector = await this.session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
+      _this: content.propertyCollector,
+    });
+    this.stats.collectorsCreated += 1;
+    this.lanes.push({
+      collector,
+      generation: this.session.generation,
+      entries: new Set(),
+      adding: 0,
+      addingDone: Promise.resolve(),
+      releaseAdding: () => undefined,
+      polling: false,
+      resync: true,
+      version: '',
+      loop: undefined,
+      lostPolls: 0,
+      staleFilters: [],
+    });
+  }
+
+  /** Reserves a lane for one more filter: it will not start polling until that is made. */
+  private reserve(lane: Lane): Lane {
     for (const filter of lane.staleFilters.splice(0)) this.destroyFilter(filter);
     if (lane.adding === 0) {
       lane.addingDone = new Promise((resolve) => {
