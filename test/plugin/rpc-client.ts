@@ -3,7 +3,7 @@
  * the wire format of InfraKit's Go client (gorilla/rpc json2), plus raw access for malformed input.
  */
 
-import { request } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
 
 /** One HTTP exchange, body as text. */
 export interface RawReply {
@@ -34,39 +34,37 @@ export function postRaw(
           ...options.headers,
         },
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
+      (res) => readReply(res, resolve, reject),
     );
     req.on('error', reject);
     req.end(body);
   });
 }
 
+/** Reads a whole reply, for both POST and GET. */
+function readReply(
+  res: IncomingMessage,
+  resolve: (reply: RawReply) => void,
+  reject: (error: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('end', () =>
+    resolve({
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    }),
+  );
+  res.on('error', reject);
+}
+
 /** GETs `path` and reads the whole reply. */
 export function get(target: Target, path: string): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: target.socketPath, method: 'GET', path, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      res.on('error', reject);
-    });
+    const req = request({ socketPath: target.socketPath, method: 'GET', path, agent: false }, (res) =>
+      readReply(res, resolve, reject),
+    );
     req.on('error', reject);
     req.end();
   });
