@@ -3,7 +3,7 @@
  * template, folders) with as few round trips as vCenter allows, and caches the answers for the
  * life of one login: a MoRef from an older session may name another object after a restart.
  */
-import createDebug from 'debug';
+import { logger } from '../log.ts';
 import type { ObjectProperties, PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
 import { answerMayBeLost } from '../transport/errors.ts';
@@ -12,7 +12,7 @@ import type { SelectionSpec, TraversalSpec } from '../vim25/types.ts';
 import { AmbiguousNameError, NotFoundError } from './errors.ts';
 import { joinInventoryPath, splitInventoryPath } from './paths.ts';
 
-const log = createDebug('infrakit:vsphere:inventory');
+const log = logger('infrakit:vsphere:inventory');
 
 export interface DatacenterInfo {
   ref: ManagedObjectReference;

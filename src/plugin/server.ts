@@ -9,8 +9,8 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import createDebug from 'debug';
 import { ValidationError, VSphereError } from '../errors.ts';
+import { logger } from '../log.ts';
 import type { InstanceDescription, InstancePlugin, JsonValue } from '../spi/instance.ts';
 import { echoConfigHash, mirrorHashLabels, splitHashQuery } from './config-hash.ts';
 import {
@@ -199,11 +199,11 @@ export class PluginServer {
     if (this.#plugins.size === 0) throw invalidOption('plugins', 'at least one plugin');
 
     this.#vendor = options.vendor ?? DEFAULT_VENDOR;
-    const logger = options.logger ?? createDebug('infrakit:vsphere:plugin');
+    const log = options.logger ?? logger('infrakit:vsphere:plugin');
     // A throwing logger must not turn an answered request into an unhandled rejection.
     this.#log = (formatter, ...args) => {
       try {
-        logger(formatter, ...args);
+        log(formatter, ...args);
       } catch {
         // nothing sensible left to report it to
       }

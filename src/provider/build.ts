@@ -4,10 +4,11 @@
  * edit under load). If any step after the VM exists fails, the VM is destroyed before the
  * error is returned: a half-built VM is never left behind silently.
  */
-import createDebug from 'debug';
+
 import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
 import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
+import { logger } from '../log.ts';
 import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import {
@@ -24,7 +25,7 @@ import type { GroupFolder } from './folders.ts';
 import type { VMProperties } from './properties.ts';
 import { VerificationError, type VmOps } from './vm-ops.ts';
 
-const log = createDebug('infrakit:vsphere:build');
+const log = logger('infrakit:vsphere:build');
 
 export interface BuildRequest {
   name: string;

@@ -3,15 +3,16 @@
  * `Folder` property's base folder), exactly as the original plugin made it. On a stand-alone
  * ESXi host (no folders: CreateFolder faults NotSupported) the root VM folder holds the group.
  */
-import createDebug from 'debug';
+
 import { NotFoundError } from '../inventory/errors.ts';
 import type { DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import { joinInventoryPath, splitInventoryPath } from '../inventory/paths.ts';
+import { logger } from '../log.ts';
 import type { Session } from '../session/session.ts';
 import type { ManagedObjectReference } from '../vim25/index.ts';
 import { isFault } from './vm-ops.ts';
 
-const log = createDebug('infrakit:vsphere:folders');
+const log = logger('infrakit:vsphere:folders');
 
 export interface GroupFolder {
   ref: ManagedObjectReference;

@@ -3,11 +3,12 @@
  * named after the group, with the group id, config hash and tags in the VM's annotation, the
  * same way the original Go plugin kept them, so both can share a vCenter.
  */
-import createDebug from 'debug';
+
 import { VSphereClient, type VSphereClientOptions } from '../client.ts';
 import { ValidationError, type ValidationIssue } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
+import { logger } from '../log.ts';
 import type { ObjectProperties } from '../property/collector.ts';
 import {
   type DestroyContext,
@@ -38,7 +39,7 @@ import { parseInstanceSpec, parseTags } from './spec.ts';
 import { type SizedStream, type UploadOptions, uploadToDatastore } from './upload.ts';
 import { faultOf, isFault, VmOps } from './vm-ops.ts';
 
-const log = createDebug('infrakit:vsphere:provider');
+const log = logger('infrakit:vsphere:provider');
 
 /** Builds a VM; the template cloner and ISO builder implement it (inject your own to change how). */
 export interface VmBuilderLike {

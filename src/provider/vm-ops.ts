@@ -2,13 +2,14 @@
  * Operations on one existing VM, each verified by reading back (vcsim accepts and drops things;
  * real vCenter may too under concurrent edits): annotation, power, graceful shutdown, destroy.
  */
-import createDebug from 'debug';
+
 import type { VSphereClient } from '../client.ts';
 import { VSphereError } from '../errors.ts';
+import { logger } from '../log.ts';
 import { TaskFailedError } from '../tasks/waiter.ts';
 import { type ManagedObjectReference, VimFault } from '../vim25/index.ts';
 
-const log = createDebug('infrakit:vsphere:vm');
+const log = logger('infrakit:vsphere:vm');
 
 /** A write to a VM did not stick: what was read back differs from what was written. */
 export class VerificationError extends VSphereError {

@@ -4,14 +4,15 @@
  * noticed) and replays the call. Everything session-scoped (views, filters, cached MoRefs) must
  * watch `generation` or `onRelogin`: none of it survives a new login.
  */
-import createDebug from 'debug';
+
 import { VSphereError } from '../errors.ts';
+import { logger } from '../log.ts';
 import type { SoapCallOptions, SoapClient } from '../soap/client.ts';
 import type { HttpRequest, HttpResponse } from '../transport/http.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { ServiceContent, UserSession } from '../vim25/types.ts';
 
-const log = createDebug('infrakit:vsphere:session');
+const log = logger('infrakit:vsphere:session');
 
 /** Login was refused: wrong user name or password, or the account is locked. */
 export class LoginError extends VSphereError {

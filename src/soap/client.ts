@@ -3,15 +3,14 @@
  * SOAPAction version, decodes the answer (faults become VimFault). Retries transport failures
  * of idempotent calls only: a call that starts a task is never sent twice by this layer.
  */
-import createDebug from 'debug';
-import pRetry, { AbortError as PRetryAbort } from 'p-retry';
+import { logger } from '../log.ts';
 import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
 import { decodeResponse, encodeRequest } from '../vim25/index.ts';
 import { redactSoapBody } from './redact.ts';
 
-const log = createDebug('infrakit:vsphere:soap');
-const logBody = createDebug('infrakit:vsphere:soap:body');
+const log = logger('infrakit:vsphere:soap');
+const logBody = logger('infrakit:vsphere:soap:body');
 
 /** vim25 methods that change nothing (or nothing twice): safe to resend after a lost answer. */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
@@ -47,6 +46,13 @@ export interface SoapClientOptions {
 
 const COOKIE_NAME = 'vmware_soap_session';
 
+// Loaded with the first idempotent call, not at import: it is a few ms of a cold start (P6).
+let pRetryModule: Promise<typeof import('p-retry')> | undefined;
+const loadPRetry = (): Promise<typeof import('p-retry')> => {
+  pRetryModule ??= import('p-retry');
+  return pRetryModule;
+};
+
 export class SoapClient {
   readonly transport: HttpTransport;
   private readonly retries: number;
@@ -78,6 +84,7 @@ export class SoapClient {
     if (this.#apiVersion) return this.#apiVersion;
     const base = this.transport.baseUrl.pathname.replace(/\/+$/, '') || '/sdk';
     try {
+      const { default: pRetry, AbortError: PRetryAbort } = await loadPRetry();
       // A GET: retried after a lost answer like the idempotent methods.
       const response = await pRetry(
         async () => {
@@ -117,6 +124,7 @@ export class SoapClient {
     if (logBody.enabled) logBody('%s request %s', method, redactSoapBody(body));
     const attempt = () => this.send<T>(method, body, version, options);
     if (!IDEMPOTENT_METHODS.has(method) || this.retries === 0) return attempt();
+    const { default: pRetry, AbortError: PRetryAbort } = await loadPRetry();
     return pRetry(
       async () => {
         try {

@@ -8,8 +8,9 @@
  * one; a lane whose tasks are done is kept for the next ones. A burst of provisions thus shares
  * a few polls, and a lone task costs CreateFilter + WaitForUpdatesEx (+ DestroyPropertyFilter).
  */
-import createDebug from 'debug';
+
 import { VSphereError } from '../errors.ts';
+import { logger } from '../log.ts';
 import { PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
@@ -21,7 +22,7 @@ import {
 } from '../vim25/index.ts';
 import type { UpdateSet } from '../vim25/types.ts';
 
-const log = createDebug('infrakit:vsphere:tasks');
+const log = logger('infrakit:vsphere:tasks');
 
 /** A task ended in `error`: the VimFault it carried is the `cause` and also `fault`. */
 export class TaskFailedError extends VSphereError {

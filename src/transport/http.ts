@@ -8,7 +8,7 @@
 import type { Agent, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import createDebug from 'debug';
+import { logger } from '../log.ts';
 import { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './errors.ts';
 import {
   fingerprintsOf,
@@ -18,7 +18,7 @@ import {
   type TrustMode,
 } from './tls.ts';
 
-const log = createDebug('infrakit:vsphere:http');
+const log = logger('infrakit:vsphere:http');
 
 // getBuiltinModule, not `import http from 'node:http'`: an ES import of node:http evaluates its
 // lazy exports (undici's WebSocket among them), about 45 ms of a cold start (measured, P6).

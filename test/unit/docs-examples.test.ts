@@ -178,7 +178,7 @@ describe('docs/provider.md', () => {
       [...section(doc, 'Logging').matchAll(/^\| `(infrakit:vsphere:[\w:]+)` \|/gm)].map((m) => m[1]!),
     );
     const used = new Set(
-      sources().flatMap((s) => [...s.text.matchAll(/createDebug\('([^']+)'\)/g)].map((m) => m[1]!)),
+      sources().flatMap((s) => [...s.text.matchAll(/\blogger\('([^']+)'\)/g)].map((m) => m[1]!)),
     );
     assert.deepEqual([...documented].sort(), [...used].sort());
   });
