@@ -4,6 +4,7 @@
  * object by object is the round-trip trap pyvmomi users fall into; everything here is batched.
  */
 import type { InvokeOptions, Session } from '../session/session.ts';
+import type { StreamedItems } from '../soap/client.ts';
 import { type ManagedObjectReference, type VimFault, vimFaultFromLocalized } from '../vim25/index.ts';
 import type { ObjectContent, PropertyFilterSpec, RetrieveResult } from '../vim25/types.ts';
 
@@ -22,14 +23,10 @@ export interface ObjectProperties {
 }
 
 /** A NotAuthenticated hidden in missingSet: vcsim answers an unauthenticated RetrievePropertiesEx this way. */
-export function authFaultInRetrieveResult(result: unknown): VimFault | undefined {
-  const objects = (result as RetrieveResult | undefined)?.objects;
-  if (!objects) return undefined;
-  for (const object of objects) {
-    for (const missing of object.missingSet ?? []) {
-      const fault = vimFaultFromLocalized(missing.fault);
-      if (fault.is('NotAuthenticated')) return fault;
-    }
+export function authFaultInObject(object: ObjectContent): VimFault | undefined {
+  for (const missing of object.missingSet ?? []) {
+    const fault = vimFaultFromLocalized(missing.fault);
+    if (fault.is('NotAuthenticated')) return fault;
   }
   return undefined;
 }
@@ -45,22 +42,46 @@ export class PropertyCollector {
     return (await this.session.serviceContent()).propertyCollector;
   }
 
-  /** Every result page of one RetrievePropertiesEx, as they arrive. */
-  async *pages(
+  /**
+   * Every object of one RetrievePropertiesEx, all result pages followed, each given to `map` as
+   * soon as it is decoded, while the body is still arriving (objects `map` turns into `undefined`
+   * are dropped). Neither the response nor its decoded objects are ever held whole: only what
+   * `map` returns is kept.
+   */
+  async retrieveMapped<T>(
     specSet: PropertyFilterSpec[],
+    map: (object: ObjectContent) => T | undefined,
     options: RetrieveOptions = {},
-  ): AsyncGenerator<ObjectContent[]> {
+  ): Promise<T[]> {
     const collector = await this.collectorRef();
-    const invokeOptions: InvokeOptions = { authCheck: authFaultInRetrieveResult };
+    const out: T[] = [];
+    // What the current page's answer has delivered so far; void if that answer is retried.
+    let page: T[] = [];
+    const stream: StreamedItems = {
+      field: 'objects',
+      begin: () => {
+        page = [];
+      },
+      item: (value) => {
+        const object = value as ObjectContent;
+        // Thrown from inside the decode: the session logs in again and the page comes again.
+        const fault = authFaultInObject(object);
+        if (fault) throw fault;
+        const mapped = map(object);
+        if (mapped !== undefined) page.push(mapped);
+      },
+    };
+    const invokeOptions: InvokeOptions = { stream };
     if (options.signal) invokeOptions.signal = options.signal;
     let result = await this.session.invoke<RetrieveResult | undefined>(
       'RetrievePropertiesEx',
       { _this: collector, specSet, options: options.pageSize ? { maxObjects: options.pageSize } : {} },
       invokeOptions,
     );
-    while (result) {
-      yield result.objects ?? [];
-      if (!result.token) return;
+    for (;;) {
+      for (const item of page) out.push(item);
+      page = [];
+      if (!result?.token) return out;
       result = await this.session.invoke<RetrieveResult | undefined>(
         'ContinueRetrievePropertiesEx',
         { _this: collector, token: result.token },
@@ -71,11 +92,7 @@ export class PropertyCollector {
 
   /** All objects of a RetrievePropertiesEx, every page followed. */
   async retrieve(specSet: PropertyFilterSpec[], options: RetrieveOptions = {}): Promise<ObjectProperties[]> {
-    const out: ObjectProperties[] = [];
-    for await (const page of this.pages(specSet, options)) {
-      for (const object of page) out.push(toObjectProperties(object));
-    }
-    return out;
+    return this.retrieveMapped(specSet, toObjectProperties, options);
   }
 
   /** Properties of known objects of one type (one round trip for all of them). */

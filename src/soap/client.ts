@@ -6,7 +6,7 @@
 import { logger } from '../log.ts';
 import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
-import { decodeResponse, encodeRequest } from '../vim25/index.ts';
+import { decodeResponse, encodeRequest, ResponseStream, type ReturnItemSink } from '../vim25/index.ts';
 import { redactSoapBody } from './redact.ts';
 
 const log = logger('infrakit:vsphere:soap');
@@ -34,6 +34,21 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
 export interface SoapCallOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * Hands the items of one field of the result to `item` as they are decoded, while the body is
+   * still arriving, and leaves them out of the returned value: a large RetrievePropertiesEx is
+   * then never held whole, as bytes, text or decoded objects.
+   */
+  stream?: StreamedItems;
+}
+
+/** Where {@link SoapCallOptions.stream} delivers the items of one field of a result. */
+export interface StreamedItems extends ReturnItemSink {
+  /**
+   * Called before the first item of each attempt: after a transport retry the items an earlier
+   * attempt delivered are void and come again.
+   */
+  begin(): void;
 }
 
 export interface SoapClientOptions {
@@ -153,15 +168,39 @@ export class SoapClient {
       'content-length': Buffer.byteLength(body),
     };
     if (this.#cookie) headers.cookie = `${COOKIE_NAME}=${this.#cookie}`;
-    const response = await this.transport.request({
+    const request: HttpRequest = {
       method: 'POST',
       path: this.transport.baseUrl.pathname || '/sdk',
       headers,
       body,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-    });
+    };
+    const items = options.stream;
+    let decoder: ResponseStream | undefined;
+    // Only the bodies being logged are kept whole.
+    const logged: Buffer[] | undefined = logBody.enabled ? [] : undefined;
+    // Faults (500) are small and decoded whole.
+    if (items) {
+      request.streamBody = (status) => {
+        if (status !== 200) return undefined;
+        items.begin();
+        const streaming = new ResponseStream(method, items);
+        decoder = streaming;
+        return (chunk) => {
+          logged?.push(chunk);
+          streaming.write(chunk);
+        };
+      };
+    }
+    const response = await this.transport.request(request);
     this.captureCookie(response.headers['set-cookie']);
+    if (response.streamed && decoder) {
+      if (logged) logBody('%s response %s', method, redactSoapBody(Buffer.concat(logged).toString('utf8')));
+      const result = decoder.end() as T;
+      log('%s %d streamed %d ms', method, response.status, Math.round(performance.now() - started));
+      return result;
+    }
     const isSoap = response.status === 200 || (response.status === 500 && looksLikeXml(response.body));
     if (!isSoap) throw statusError(response, method);
     log(
@@ -172,7 +211,9 @@ export class SoapClient {
       Math.round(performance.now() - started),
     );
     if (logBody.enabled) logBody('%s response %s', method, redactSoapBody(response.body.toString('utf8')));
-    return decodeResponse(response.body, method) as T;
+    const result = decodeResponse(response.body, method) as T;
+    if (items) deliverItems(result, items);
+    return result;
   }
 
   /**
@@ -194,6 +235,17 @@ export class SoapClient {
         this.#cookie = pair.slice(eq + 1).trim();
     }
   }
+}
+
+/** Gives a result decoded whole the same shape a streamed one has: its items go to the sink. */
+function deliverItems(result: unknown, items: StreamedItems): void {
+  items.begin();
+  if (result === null || typeof result !== 'object') return;
+  const record = result as Record<string, unknown>;
+  const list = record[items.field];
+  if (list === undefined) return;
+  for (const item of Array.isArray(list) ? list : [list]) items.item(item);
+  delete record[items.field];
 }
 
 function looksLikeXml(body: Buffer): boolean {

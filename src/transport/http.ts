@@ -26,6 +26,8 @@ const http = process.getBuiltinModule('node:http');
 const https = process.getBuiltinModule('node:https');
 const tls = process.getBuiltinModule('node:tls');
 
+const EMPTY = Buffer.alloc(0);
+
 export interface HttpTransportOptions {
   /** Base URL of the server, e.g. `https://vc.example.com/sdk`. Credentials in it are ignored. */
   url: string | URL;
@@ -47,12 +49,21 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Called as the upload body is written (bytes so far). */
   onUploadProgress?: (sentBytes: number) => void;
+  /**
+   * Takes the body as it arrives instead of buffering it. Called once the status is known; when it
+   * returns a function, that function receives every chunk (and the response's `body` is empty),
+   * and an error it throws ends the request with that error.
+   */
+  streamBody?: (status: number) => ((chunk: Buffer) => void) | undefined;
 }
 
 export interface HttpResponse {
   status: number;
   headers: IncomingMessage['headers'];
+  /** The whole body; empty when it went to {@link HttpRequest.streamBody}. */
   body: Buffer;
+  /** The body went to {@link HttpRequest.streamBody}. */
+  streamed?: boolean;
 }
 
 /** One keep-alive connection pool to one server. */
@@ -168,7 +179,22 @@ export class HttpTransport {
       });
       outgoing.on('response', (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const sink = req.streamBody?.(res.statusCode ?? 0);
+        let received = 0;
+        if (sink) {
+          res.on('data', (chunk: Buffer) => {
+            if (settled) return;
+            received += chunk.length;
+            try {
+              sink(chunk);
+            } catch (error) {
+              finish(error as Error);
+              res.destroy();
+            }
+          });
+        } else {
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        }
         res.on('aborted', () => finish(new TransportError(`${what}: response truncated`)));
         res.on('error', (error: NodeJS.ErrnoException) => finish(this.classify(error, what)));
         res.on('end', () => {
@@ -176,15 +202,18 @@ export class HttpTransport {
             finish(new TransportError(`${what}: response truncated`));
             return;
           }
-          const body = Buffer.concat(chunks);
+          const body = sink ? EMPTY : Buffer.concat(chunks);
           log(
-            '%s -> %d (%d bytes, %d ms)',
+            '%s -> %d (%d bytes%s, %d ms)',
             what,
             res.statusCode,
-            body.length,
+            sink ? received : body.length,
+            sink ? ' streamed' : '',
             Math.round(performance.now() - started),
           );
-          finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body });
+          const response: HttpResponse = { status: res.statusCode ?? 0, headers: res.headers, body };
+          if (sink) response.streamed = true;
+          finish(undefined, response);
         });
       });
       const body = req.body;

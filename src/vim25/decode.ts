@@ -11,7 +11,7 @@ import { DecodeError } from './errors.ts';
 import { type VimFault, vimFaultFromDetail } from './fault.ts';
 import { ManagedObjectReference } from './moref.ts';
 import { hasType, isEnum, method, type SchemaType, typeInfo, XSD_PRIMITIVES } from './schema.ts';
-import { localName, scanXml, type XmlElement, type XmlHandler } from './xml.ts';
+import { localName, type XmlElement, type XmlHandler, XmlScanner } from './xml.ts';
 
 /** A decoded data object: `_type` names its runtime type, the other keys are its fields. */
 export type DecodedObject = { _type?: string } & Record<string, unknown>;
@@ -35,8 +35,6 @@ const BOXED_PRIMITIVES: Record<string, string> = {
 const INTEGER_TYPES = new Set(['byte', 'short', 'int', 'long']);
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const FLOAT_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 // What an open element is. Envelope machinery first, then the kinds of values.
 const SKIP = 0;
@@ -73,6 +71,20 @@ class Frame {
   faultRoot = false;
   /** A SOAP `detail`: children are faults typed by name (`DuplicateNameFault` -> `DuplicateName`). */
   typesChildrenByName = false;
+  /** A `returnval`: its items named by the item sink go to the sink. */
+  isReturn = false;
+}
+
+/**
+ * Takes the items of one field of the returned value as they are decoded, instead of collecting
+ * them in the result: the `objects` of a RetrievePropertiesEx can then be used and dropped one by
+ * one while the body is still arriving.
+ */
+export interface ReturnItemSink {
+  /** The field of the returned object whose items are handed over, e.g. `objects`. */
+  readonly field: string;
+  /** Receives each item as soon as its element closes; it is not kept in the result. */
+  item(value: unknown): void;
 }
 
 /** Builds the result of one response (or one fragment) from the XML reader's events. */
@@ -82,6 +94,7 @@ class ResponseDecoder implements XmlHandler {
   readonly #responseName: string;
   readonly #returnType: string | undefined;
   readonly #fragment: boolean;
+  readonly #sink: ReturnItemSink | undefined;
   #bodySeen = false;
   #payloadSeen = false;
   #fault = false;
@@ -91,10 +104,12 @@ class ResponseDecoder implements XmlHandler {
   /**
    * @param methodName - the method called, or undefined to decode a lone fragment as a returnval
    * @param returnType - the declared type of each returnval
+   * @param sink - takes the items of one field of the returnval as they close
    */
-  constructor(methodName: string | undefined, returnType: string | undefined) {
+  constructor(methodName: string | undefined, returnType: string | undefined, sink?: ReturnItemSink) {
     this.#responseName = methodName === undefined ? '' : `${methodName}Response`;
     this.#returnType = returnType;
+    this.#sink = sink;
     this.#fragment = methodName === undefined;
     if (this.#fragment) {
       // A fragment: pretend it is the content of a response whose only child is the returnval.
@@ -132,6 +147,7 @@ class ResponseDecoder implements XmlHandler {
     frame.fallback = false;
     frame.faultRoot = false;
     frame.typesChildrenByName = false;
+    frame.isReturn = false;
     const local = localName(name);
     frame.key = local;
     const parent = depth > 0 ? this.#frames[depth - 1]! : undefined;
@@ -166,8 +182,10 @@ class ResponseDecoder implements XmlHandler {
         }
         return;
       case RESPONSE:
-        if (local === 'returnval' || this.#fragment) this.#startValue(frame, this.#returnType, attrs);
-        else frame.mode = SKIP;
+        if (local === 'returnval' || this.#fragment) {
+          this.#startValue(frame, this.#returnType, attrs);
+          frame.isReturn = true;
+        } else frame.mode = SKIP;
         return;
       case OBJECT: {
         const field = parent.info!.field(local);
@@ -274,6 +292,10 @@ class ResponseDecoder implements XmlHandler {
     frame.attrs = undefined;
     frame.text = '';
     const parent = this.#frames[depth - 1]!;
+    if (parent.isReturn && this.#sink !== undefined && frame.key === this.#sink.field) {
+      this.#sink.item(value);
+      return;
+    }
     switch (parent.mode) {
       case RESPONSE:
         this.values.push(value);
@@ -313,15 +335,78 @@ class ResponseDecoder implements XmlHandler {
  *   envelope answering `methodName`
  */
 export function decodeResponse(xml: string | Buffer | Uint8Array, methodName: string): unknown {
-  const returns = method(methodName)?.returns;
-  const decoder = new ResponseDecoder(methodName, returns?.type);
-  scanXml(toText(xml), decoder);
-  if (!decoder.bodySeen) throw new DecodeError('not a SOAP envelope: no Body');
-  if (!decoder.payloadSeen) throw new DecodeError('the SOAP Body is empty');
-  if (decoder.fault) throw faultFromSoap(decoder.faultValue);
-  const values = decoder.values;
-  if (returns === undefined) return values.length > 1 ? values : values[0];
-  return returns.array ? values : values[0];
+  const stream = new ResponseStream(methodName);
+  if (typeof xml === 'string') return stream.endText(xml);
+  if (!(xml instanceof Uint8Array)) {
+    throw new DecodeError(`expected a string or bytes, got ${xml === null ? 'null' : typeof xml}`);
+  }
+  stream.write(xml);
+  return stream.end();
+}
+
+/**
+ * Decodes the response to a vim25 call as its body arrives, piece by piece: the same result and
+ * errors as {@link decodeResponse}, without the whole body ever being held as bytes or text.
+ * With a {@link ReturnItemSink}, the items of one field of the result are handed over (and
+ * released) as each one is decoded.
+ */
+export class ResponseStream {
+  readonly #decoder: ResponseDecoder;
+  readonly #scanner: XmlScanner;
+  readonly #returns: { type: string; array: boolean } | undefined;
+  readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
+
+  /**
+   * @param methodName - the method that was called, e.g. `RetrievePropertiesEx`
+   * @param sink - takes the items of one field of the returned value as they are decoded
+   */
+  constructor(methodName: string, sink?: ReturnItemSink) {
+    this.#returns = method(methodName)?.returns;
+    this.#decoder = new ResponseDecoder(methodName, this.#returns?.type, sink);
+    this.#scanner = new XmlScanner(this.#decoder);
+  }
+
+  /**
+   * Reads the next piece of the body (UTF-8 bytes; a character may be split between pieces).
+   *
+   * @throws DecodeError as soon as the text read so far is not well-formed or not UTF-8; a sink's
+   *   own errors propagate unchanged
+   */
+  write(bytes: Uint8Array): void {
+    this.#scanner.write(this.#text(bytes, true));
+  }
+
+  /**
+   * Ends the body and returns the decoded `returnval` (as {@link decodeResponse} does; the items
+   * given to a sink are not in it).
+   *
+   * @throws VimFault when the body holds a SOAP fault
+   * @throws DecodeError when the body is incomplete, malformed or not the expected response
+   */
+  end(): unknown {
+    return this.endText(this.#text(new Uint8Array(0), false));
+  }
+
+  /** Ends the body with its last piece given as text. */
+  endText(text: string): unknown {
+    this.#scanner.end(text);
+    const decoder = this.#decoder;
+    if (!decoder.bodySeen) throw new DecodeError('not a SOAP envelope: no Body');
+    if (!decoder.payloadSeen) throw new DecodeError('the SOAP Body is empty');
+    if (decoder.fault) throw faultFromSoap(decoder.faultValue);
+    const values = decoder.values;
+    const returns = this.#returns;
+    if (returns === undefined) return values.length > 1 ? values : values[0];
+    return returns.array ? values : values[0];
+  }
+
+  #text(bytes: Uint8Array, more: boolean): string {
+    try {
+      return this.#utf8.decode(bytes, { stream: more });
+    } catch (error) {
+      throw new DecodeError('the response is not valid UTF-8', { cause: error });
+    }
+  }
 }
 
 /**
@@ -338,18 +423,6 @@ export function decodeElement(element: XmlElement, declaredType: string | undefi
   };
   replay(element);
   return decoder.values[0];
-}
-
-function toText(xml: string | Buffer | Uint8Array): string {
-  if (typeof xml === 'string') return xml;
-  if (xml instanceof Uint8Array) {
-    try {
-      return utf8.decode(xml);
-    } catch (error) {
-      throw new DecodeError('the response is not valid UTF-8', { cause: error });
-    }
-  }
-  throw new DecodeError(`expected a string or bytes, got ${xml === null ? 'null' : typeof xml}`);
 }
 
 // Arrays made by addRepeatable, so that a field whose single value is itself an array (a generic

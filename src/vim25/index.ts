@@ -2,7 +2,13 @@
  * The vim25 SOAP codec: requests written and responses read directly from a schema generated from
  * govmomi's type tables, with no WSDL at run time. See docs/vim25-codec.md.
  */
-export { type DecodedObject, decodeElement, decodeResponse } from './decode.ts';
+export {
+  type DecodedObject,
+  decodeElement,
+  decodeResponse,
+  ResponseStream,
+  type ReturnItemSink,
+} from './decode.ts';
 export { encodeRequest, TypedValue, typed } from './encode.ts';
 export { DecodeError, EncodeError, InvalidXmlCharacterError } from './errors.ts';
 export { escapeXml } from './escape.ts';
@@ -26,4 +32,4 @@ export {
   XSD_PRIMITIVES,
 } from './schema.ts';
 export type * from './types.ts';
-export { localName, parseXml, type XmlElement } from './xml.ts';
+export { localName, parseXml, scanXml, type XmlElement, type XmlHandler, XmlScanner } from './xml.ts';

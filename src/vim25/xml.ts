@@ -38,36 +38,98 @@ for (let c = 0; c < 128; c++) {
   if (/[A-Za-z_:]/.test(ch)) NAME_CHARS[c] = 2;
   else if (/[0-9.-]/.test(ch)) NAME_CHARS[c] = 1;
 }
-const ENTITY = /&(?:(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z_][\w.-]*);)?/g;
-const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const LINE_END = /\r\n?/g;
+// Longest reference a streaming scan waits for at the end of a piece (`&#x10FFFF;` is 10; zero
+// padding is legal). A longer unterminated one is read at once and refused.
+const MAX_REFERENCE = 32;
 const ATTR_WHITESPACE = /[\t\n\r]/g;
 
+// Offset of the scanner's buffer in the whole document, so that errors name absolute offsets.
+let failBase = 0;
+
 function fail(message: string, offset: number): never {
-  throw new DecodeError(`malformed XML at offset ${offset}: ${message}`);
+  throw new DecodeError(`malformed XML at offset ${failBase + offset}: ${message}`);
 }
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
 }
 
-/** Decodes entity and character references; an unknown entity or a bare `&` is an error. */
+function isHexDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+function isDecimalDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+// What may follow the first character of an entity name: [\w.-].
+function isEntityNameChar(c: number): boolean {
+  return c < 128 && NAME_CHARS[c] !== 0 && c !== 58;
+}
+
+function predefinedEntity(name: string): string | undefined {
+  switch (name) {
+    case 'amp':
+      return '&';
+    case 'lt':
+      return '<';
+    case 'gt':
+      return '>';
+    case 'quot':
+      return '"';
+    case 'apos':
+      return "'";
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Decodes entity and character references; an unknown entity or a bare `&` is an error. A loop
+ * rather than `String.replace` with a callback: every annotation holds a dozen references, and the
+ * callback form was a quarter of the scan on a large describe (see docs/performance.md, P2).
+ */
 function decodeEntities(raw: string, offset: number): string {
-  return raw.replace(ENTITY, (match: string, ref: string | undefined, at: number) => {
-    if (ref === undefined) fail(`'&' must start an entity reference (${JSON.stringify(match)})`, offset + at);
-    if (ref.charCodeAt(0) !== 35 /* # */) {
-      const named = PREDEFINED[ref];
-      if (named === undefined) fail(`undeclared entity &${ref};`, offset + at);
-      return named;
+  let amp = raw.indexOf('&');
+  if (amp < 0) return raw;
+  let out = '';
+  let from = 0;
+  while (amp >= 0) {
+    out += raw.slice(from, amp);
+    const first = raw.charCodeAt(amp + 1);
+    let end = amp + 1;
+    let replacement: string | undefined;
+    if (first === 35 /* # */) {
+      const hex = raw.charCodeAt(amp + 2) === 120; /* x */
+      const digitsStart = hex ? amp + 3 : amp + 2;
+      end = digitsStart;
+      while (hex ? isHexDigit(raw.charCodeAt(end)) : isDecimalDigit(raw.charCodeAt(end))) end++;
+      if (end > digitsStart && raw.charCodeAt(end) === 59 /* ; */) {
+        const digits = raw.slice(digitsStart, end);
+        const code = hex ? Number.parseInt(digits, 16) : Number(digits);
+        // NUL, surrogates and values past Unicode cannot be characters. Other C0 controls are kept
+        // (XML 1.1 allows them as references) so that no text the server sent is lost.
+        if (code === 0 || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
+          fail(`character reference ${raw.slice(amp, end + 1)} is not a character`, offset + amp);
+        }
+        replacement = String.fromCodePoint(code);
+      }
+    } else if (first < 128 && NAME_CHARS[first] === 2 && first !== 58) {
+      end = amp + 2;
+      while (isEntityNameChar(raw.charCodeAt(end))) end++;
+      if (raw.charCodeAt(end) === 59 /* ; */) {
+        const name = raw.slice(amp + 1, end);
+        replacement = predefinedEntity(name);
+        if (replacement === undefined) fail(`undeclared entity &${name};`, offset + amp);
+      }
     }
-    const code = ref.charCodeAt(1) === 120 /* x */ ? Number.parseInt(ref.slice(2), 16) : Number(ref.slice(1));
-    // NUL, surrogates and values past Unicode cannot be characters. Other C0 controls are kept
-    // (XML 1.1 allows them as references) so that no text the server sent is lost.
-    if (code === 0 || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
-      fail(`character reference &${ref}; is not a character`, offset + at);
-    }
-    return String.fromCodePoint(code);
-  });
+    if (replacement === undefined) fail(`'&' must start an entity reference ("&")`, offset + amp);
+    out += replacement;
+    from = end + 1;
+    amp = raw.indexOf('&', from);
+  }
+  return from < raw.length ? out + raw.slice(from) : out;
 }
 
 /** Applies XML end-of-line handling, then decodes references. */
@@ -92,20 +154,265 @@ function readName(src: string, at: number): string {
 }
 
 /**
- * Receives a document's structure from {@link scanXml}, in document order. Names are qualified as
+ * True when the markup starting at `lt` is cut off by the end of `src` (its terminator has not
+ * arrived yet), so a streaming scanner must wait for more text rather than report an error.
+ */
+function markupIncomplete(src: string, lt: number): boolean {
+  if (src.charCodeAt(lt + 1) === 33 /* ! */) {
+    if (src.length - lt < 9) return true;
+    if (src.startsWith('<!--', lt)) return src.indexOf('-->', lt + 4) < 0;
+    if (src.startsWith('<![CDATA[', lt)) return src.indexOf(']]>', lt + 9) < 0;
+    return src.indexOf('>', lt) < 0;
+  }
+  if (src.charCodeAt(lt + 1) === 63 /* ? */) return src.indexOf('?>', lt + 2) < 0;
+  // A tag ends at the first '>' outside a quoted attribute value.
+  let quote = 0;
+  for (let k = lt + 1; k < src.length; k++) {
+    const c = src.charCodeAt(k);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 34 || c === 39) quote = c;
+    else if (c === 62) return false;
+  }
+  return true;
+}
+
+/**
+ * Receives a document's structure from {@link XmlScanner}, in document order. Names are qualified as
  * written (`soapenv:Body`); text and attribute values arrive with references decoded.
  */
 export interface XmlHandler {
   /** A start tag; `attrs` alternates names and values, undefined when there are none. */
   open(name: string, attrs: string[] | undefined): void;
   /**
-   * Character data (text or CDATA) that follows a start tag before any child element. Text after a
-   * child element (formatting between elements, which vim25 data never mixes with content) is checked
-   * for well-formedness but not reported.
+   * Character data (text or CDATA) that follows a start tag before any child element, possibly in
+   * several calls. Text after a child element (formatting between elements, which vim25 data never
+   * mixes with content) is checked for well-formedness but not reported.
    */
   text(text: string): void;
   /** The end of the element opened last (also sent for `<x/>`). */
   close(): void;
+}
+
+/**
+ * Reads a document given in pieces (as a response body arrives) and reports it to a handler as far
+ * as it goes. Markup or text cut off by the end of a piece is held until the next piece, so the
+ * events are the same however the document is split, and only the unread tail is kept in memory.
+ *
+ * Errors are thrown by the `write` that reads the offending text or, for a document that ends too
+ * early, by `end`; their offsets count from the start of the whole document.
+ */
+export class XmlScanner {
+  readonly #handler: XmlHandler;
+  /** Text received but not read yet (a cut-off tag or text run). */
+  #pending = '';
+  /** Offset of `#pending` in the whole document. */
+  #base = 0;
+  #started = false;
+  #ended = false;
+  #rootSeen = false;
+  // Open element names; `depth` rather than push/pop keeps the array from shrinking and regrowing.
+  readonly #open: string[] = [];
+  #depth = 0;
+  // True between a start tag and its first child or end: only there is text content reported.
+  #inLeadingText = false;
+
+  constructor(handler: XmlHandler) {
+    this.#handler = handler;
+  }
+
+  /** Reads the next piece of the document. */
+  write(piece: string): void {
+    if (this.#ended) throw new DecodeError('XML scanner: write after end');
+    this.#scan(piece, false);
+  }
+
+  /**
+   * Reads the last piece (if any) and checks that the document is complete.
+   *
+   * @throws DecodeError when the text is not well-formed XML, holds a DOCTYPE, or nests deeper than
+   *   {@link MAX_DEPTH}; a handler's own errors propagate unchanged
+   */
+  end(piece = ''): void {
+    if (this.#ended) throw new DecodeError('XML scanner: end called twice');
+    this.#ended = true;
+    this.#scan(piece, true);
+    if (this.#depth > 0) fail(`<${this.#open[this.#depth - 1]}> is not closed`, this.#base);
+    if (!this.#rootSeen) fail('no root element', this.#base);
+  }
+
+  #scan(piece: string, final: boolean): void {
+    const src = this.#pending === '' ? piece : this.#pending + piece;
+    const len = src.length;
+    const handler = this.#handler;
+    const open = this.#open;
+    let depth = this.#depth;
+    let rootSeen = this.#rootSeen;
+    let inLeadingText = this.#inLeadingText;
+    let i = 0;
+    if (!this.#started) {
+      if (len === 0 && !final) return;
+      this.#started = true;
+      if (src.charCodeAt(0) === 0xfeff) i = 1;
+    }
+    // Start of the markup being read, or -1 while reading text or calling the handler: an error
+    // inside markup cut off by the end of the piece means "wait for more", not "malformed".
+    let mark = -1;
+    failBase = this.#base;
+    try {
+      while (i < len) {
+        const lt = src.indexOf('<', i);
+        let textEnd = lt < 0 ? len : lt;
+        if (lt < 0 && !final) {
+          // The text run goes on in the next piece: read it up to a cut that splits neither a
+          // reference nor a CR LF, and hold the rest. (Holding the whole run would make a long
+          // text quadratic, each piece re-joined to all of it.)
+          const amp = src.lastIndexOf('&');
+          if (amp >= i && len - amp <= MAX_REFERENCE && src.indexOf(';', amp) < 0) textEnd = amp;
+          if (textEnd > i && src.charCodeAt(textEnd - 1) === 13 /* \r */) textEnd--;
+        }
+        if (textEnd > i) {
+          if (depth === 0) {
+            for (let k = i; k < textEnd; k++)
+              if (!isSpace(src.charCodeAt(k))) fail('text outside the root element', k);
+          } else if (inLeadingText) {
+            handler.text(decodeText(src.slice(i, textEnd), i));
+          } else {
+            // Formatting between child elements is dropped, but it must still be well-formed.
+            const between = src.slice(i, textEnd);
+            if (between.indexOf('&') >= 0) decodeEntities(between, i);
+          }
+          i = textEnd;
+        }
+        if (lt < 0) break;
+        mark = lt;
+        const next = src.charCodeAt(lt + 1);
+
+        if (next === 47 /* / */) {
+          // Compared in place: slicing out every end-tag name was a measurable share of the parse.
+          const name = depth > 0 ? open[depth - 1] : undefined;
+          let k = lt + 2 + (name?.length ?? 0);
+          if (name === undefined || !src.startsWith(name, lt + 2) || isNameChar(src.charCodeAt(k))) {
+            const found = readName(src, lt + 2);
+            fail(name ? `</${found}> closes <${name}>` : `</${found}> has no open element`, lt);
+          }
+          while (isSpace(src.charCodeAt(k))) k++;
+          if (src.charCodeAt(k) !== 62 /* > */) fail(`expected '>' to end </${name}`, k);
+          mark = -1;
+          depth--;
+          inLeadingText = false;
+          i = k + 1;
+          handler.close();
+          continue;
+        }
+
+        if (next === 33 /* ! */) {
+          if (src.startsWith('<!--', lt)) {
+            const end = src.indexOf('-->', lt + 4);
+            if (end < 0) fail('unterminated comment', lt);
+            i = end + 3;
+          } else if (src.startsWith('<![CDATA[', lt)) {
+            const end = src.indexOf(']]>', lt + 9);
+            if (end < 0) fail('unterminated CDATA section', lt);
+            if (depth === 0) fail('CDATA outside the root element', lt);
+            mark = -1;
+            i = end + 3;
+            if (inLeadingText) {
+              const data = src.slice(lt + 9, end);
+              handler.text(data.indexOf('\r') >= 0 ? data.replace(LINE_END, '\n') : data);
+            }
+          } else if (src.startsWith('<!DOCTYPE', lt)) {
+            fail('a DOCTYPE is not allowed in a SOAP message', lt);
+          } else {
+            fail('unexpected markup declaration', lt);
+          }
+          mark = -1;
+          continue;
+        }
+
+        if (next === 63 /* ? */) {
+          const end = src.indexOf('?>', lt + 2);
+          if (end < 0) fail('unterminated processing instruction', lt);
+          mark = -1;
+          i = end + 2;
+          continue;
+        }
+
+        // Start tag.
+        if (depth === 0 && rootSeen) fail('content after the root element', lt);
+        const name = readName(src, lt + 1);
+        let k = lt + 1 + name.length;
+        let attrs: string[] | undefined;
+        let selfClosing = false;
+        for (;;) {
+          const before = k;
+          while (isSpace(src.charCodeAt(k))) k++;
+          const c = src.charCodeAt(k);
+          if (c === 62 /* > */) {
+            k++;
+            break;
+          }
+          if (c === 47 /* / */) {
+            if (src.charCodeAt(k + 1) !== 62) fail("expected '>' after '/'", k + 1);
+            k += 2;
+            selfClosing = true;
+            break;
+          }
+          if (Number.isNaN(c)) fail(`unterminated start tag <${name}`, lt);
+          if (k === before) fail('expected whitespace before an attribute', k);
+          const attrName = readName(src, k);
+          k += attrName.length;
+          while (isSpace(src.charCodeAt(k))) k++;
+          if (src.charCodeAt(k) !== 61 /* = */) fail(`expected '=' after attribute ${attrName}`, k);
+          k++;
+          while (isSpace(src.charCodeAt(k))) k++;
+          const quote = src.charCodeAt(k);
+          if (quote !== 34 && quote !== 39) fail(`attribute ${attrName} value must be quoted`, k);
+          const end = src.indexOf(quote === 34 ? '"' : "'", k + 1);
+          if (end < 0) fail(`unterminated value of attribute ${attrName}`, k);
+          let value = src.slice(k + 1, end);
+          if (value.indexOf('<') >= 0) fail(`'<' in the value of attribute ${attrName}`, k);
+          // Attribute-value normalization: literal whitespace becomes a space, references do not.
+          if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\t') >= 0) {
+            value = value.replace(LINE_END, ' ').replace(ATTR_WHITESPACE, ' ');
+          }
+          if (value.indexOf('&') >= 0) value = decodeEntities(value, k + 1);
+          if (attrs === undefined) attrs = [];
+          else
+            for (let a = 0; a < attrs.length; a += 2)
+              if (attrs[a] === attrName) fail(`duplicate attribute ${attrName}`, k);
+          attrs.push(attrName, value);
+          k = end + 1;
+        }
+        if (depth >= MAX_DEPTH) fail(`elements nest deeper than ${MAX_DEPTH} levels`, lt);
+        mark = -1;
+        rootSeen = true;
+        i = k;
+        if (selfClosing) {
+          inLeadingText = false;
+          handler.open(name, attrs);
+          handler.close();
+        } else {
+          open[depth++] = name;
+          inLeadingText = true;
+          handler.open(name, attrs);
+        }
+      }
+    } catch (error) {
+      if (final || mark < 0 || !(error instanceof DecodeError) || !markupIncomplete(src, mark)) {
+        failBase = 0;
+        throw error;
+      }
+      i = mark;
+    } finally {
+      this.#depth = depth;
+      this.#rootSeen = rootSeen;
+      this.#inLeadingText = inLeadingText;
+    }
+    failBase = 0;
+    this.#pending = i < len ? src.slice(i) : '';
+    this.#base += i;
+  }
 }
 
 /**
@@ -117,140 +424,7 @@ export interface XmlHandler {
  *   {@link MAX_DEPTH}; a handler's own errors propagate unchanged
  */
 export function scanXml(src: string, handler: XmlHandler): void {
-  const len = src.length;
-  let i = src.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let rootSeen = false;
-  // Open element names; `depth` rather than push/pop keeps the array from shrinking and regrowing.
-  const open: string[] = [];
-  let depth = 0;
-  // True between a start tag and its first child or end: only there is text content reported.
-  let inLeadingText = false;
-
-  while (i < len) {
-    const lt = src.indexOf('<', i);
-    const textEnd = lt < 0 ? len : lt;
-    if (textEnd > i) {
-      if (depth === 0) {
-        for (let k = i; k < textEnd; k++)
-          if (!isSpace(src.charCodeAt(k))) fail('text outside the root element', k);
-      } else if (inLeadingText) {
-        handler.text(decodeText(src.slice(i, textEnd), i));
-      } else {
-        // Formatting between child elements is dropped, but it must still be well-formed.
-        const between = src.slice(i, textEnd);
-        if (between.indexOf('&') >= 0) decodeEntities(between, i);
-      }
-    }
-    if (lt < 0) break;
-    const next = src.charCodeAt(lt + 1);
-
-    if (next === 47 /* / */) {
-      // Compared in place: slicing out every end-tag name was a measurable share of the parse.
-      const name = depth > 0 ? open[depth - 1] : undefined;
-      let k = lt + 2 + (name?.length ?? 0);
-      if (name === undefined || !src.startsWith(name, lt + 2) || isNameChar(src.charCodeAt(k))) {
-        const found = readName(src, lt + 2);
-        fail(name ? `</${found}> closes <${name}>` : `</${found}> has no open element`, lt);
-      }
-      while (isSpace(src.charCodeAt(k))) k++;
-      if (src.charCodeAt(k) !== 62 /* > */) fail(`expected '>' to end </${name}`, k);
-      depth--;
-      inLeadingText = false;
-      handler.close();
-      i = k + 1;
-      continue;
-    }
-
-    if (next === 33 /* ! */) {
-      if (src.startsWith('<!--', lt)) {
-        const end = src.indexOf('-->', lt + 4);
-        if (end < 0) fail('unterminated comment', lt);
-        i = end + 3;
-      } else if (src.startsWith('<![CDATA[', lt)) {
-        const end = src.indexOf(']]>', lt + 9);
-        if (end < 0) fail('unterminated CDATA section', lt);
-        if (depth === 0) fail('CDATA outside the root element', lt);
-        if (inLeadingText) {
-          const data = src.slice(lt + 9, end);
-          handler.text(data.indexOf('\r') >= 0 ? data.replace(LINE_END, '\n') : data);
-        }
-        i = end + 3;
-      } else if (src.startsWith('<!DOCTYPE', lt)) {
-        fail('a DOCTYPE is not allowed in a SOAP message', lt);
-      } else {
-        fail('unexpected markup declaration', lt);
-      }
-      continue;
-    }
-
-    if (next === 63 /* ? */) {
-      const end = src.indexOf('?>', lt + 2);
-      if (end < 0) fail('unterminated processing instruction', lt);
-      i = end + 2;
-      continue;
-    }
-
-    // Start tag.
-    if (depth === 0 && rootSeen) fail('content after the root element', lt);
-    const name = readName(src, lt + 1);
-    let k = lt + 1 + name.length;
-    let attrs: string[] | undefined;
-    let selfClosing = false;
-    for (;;) {
-      const before = k;
-      while (isSpace(src.charCodeAt(k))) k++;
-      const c = src.charCodeAt(k);
-      if (c === 62 /* > */) {
-        k++;
-        break;
-      }
-      if (c === 47 /* / */) {
-        if (src.charCodeAt(k + 1) !== 62) fail("expected '>' after '/'", k + 1);
-        k += 2;
-        selfClosing = true;
-        break;
-      }
-      if (Number.isNaN(c)) fail(`unterminated start tag <${name}`, lt);
-      if (k === before) fail('expected whitespace before an attribute', k);
-      const attrName = readName(src, k);
-      k += attrName.length;
-      while (isSpace(src.charCodeAt(k))) k++;
-      if (src.charCodeAt(k) !== 61 /* = */) fail(`expected '=' after attribute ${attrName}`, k);
-      k++;
-      while (isSpace(src.charCodeAt(k))) k++;
-      const quote = src.charCodeAt(k);
-      if (quote !== 34 && quote !== 39) fail(`attribute ${attrName} value must be quoted`, k);
-      const end = src.indexOf(quote === 34 ? '"' : "'", k + 1);
-      if (end < 0) fail(`unterminated value of attribute ${attrName}`, k);
-      let value = src.slice(k + 1, end);
-      if (value.indexOf('<') >= 0) fail(`'<' in the value of attribute ${attrName}`, k);
-      // Attribute-value normalization: literal whitespace becomes a space, references do not.
-      if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\t') >= 0) {
-        value = value.replace(LINE_END, ' ').replace(ATTR_WHITESPACE, ' ');
-      }
-      if (value.indexOf('&') >= 0) value = decodeEntities(value, k + 1);
-      if (attrs === undefined) attrs = [];
-      else
-        for (let a = 0; a < attrs.length; a += 2)
-          if (attrs[a] === attrName) fail(`duplicate attribute ${attrName}`, k);
-      attrs.push(attrName, value);
-      k = end + 1;
-    }
-    if (depth >= MAX_DEPTH) fail(`elements nest deeper than ${MAX_DEPTH} levels`, lt);
-    rootSeen = true;
-    handler.open(name, attrs);
-    if (selfClosing) {
-      inLeadingText = false;
-      handler.close();
-    } else {
-      open[depth++] = name;
-      inLeadingText = true;
-    }
-    i = k;
-  }
-
-  if (depth > 0) fail(`<${open[depth - 1]}> is not closed`, len);
-  if (!rootSeen) fail('no root element', len);
+  new XmlScanner(handler).end(src);
 }
 
 /** Builds the element tree for {@link parseXml}. */

@@ -113,6 +113,43 @@ describe('faults on reads are retried', () => {
     });
   }
 
+  it('a body cut after some objects were decoded: the retry lists each object once', async () => {
+    // Reads are decoded as the body streams in, so the objects before the cut have already been
+    // handed over when the connection dies: the retry must start the list afresh.
+    const maker = rig.provider();
+    const tags = groupTags('read-cut-late');
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, () => maker.provision({ Tags: tags, Properties: cloneProps })),
+    );
+    await maker.close();
+    // A fresh provider: nothing in the background that the fault could hit instead.
+    const p = rig.provider();
+    const { rootFolder } = await p.client.session.serviceContent();
+    const read = async () =>
+      (await p.client.collector.find(rootFolder, 'VirtualMachine', ['name', 'config.annotation'])).map(
+        (o) => `${o.obj.value} ${o.props.get('name')}`,
+      );
+    const full = await read();
+    assert.ok(full.length >= 5, `${full.length} VMs`);
+    const cutsBefore = rig.proxy.faults('truncate', 'RetrievePropertiesEx');
+    const cut = {
+      method: 'RetrievePropertiesEx',
+      times: 1,
+      fault: { kind: 'truncate', bytes: 3_000 },
+    } as const;
+    rig.proxy.setRules([cut]);
+    const again = await read();
+    assert.equal(rig.proxy.faults('truncate', 'RetrievePropertiesEx'), cutsBefore + 1);
+    assert.deepEqual(again, full);
+    rig.proxy.setRules([cut]);
+    const described = await p.describe(tags);
+    assert.equal(rig.proxy.faults('truncate', 'RetrievePropertiesEx'), cutsBefore + 2);
+    assert.deepEqual(described.map((d) => d.ID).sort(), [...ids].sort());
+    rig.proxy.setRules([]);
+    await Promise.all(ids.map((id) => p.destroy(id)));
+    await p.close();
+  });
+
   it('a stalled read times out (TimeoutError inside) and is retried', async () => {
     const p = rig.provider({ timeoutMs: 800 });
     rig.proxy.setRules([{ method: 'FindChild', times: 1, fault: { kind: 'stall' } }]);
