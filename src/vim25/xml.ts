@@ -93,10 +93,12 @@ function predefinedEntity(name: string): string | undefined {
 function decodeEntities(raw: string, offset: number): string {
   let amp = raw.indexOf('&');
   if (amp < 0) return raw;
-  let out = '';
+  // Pieces joined once: appending with += makes a rope of small strings per text, which costs
+  // more memory than the text itself until it is flattened (measured on P5).
+  const parts: string[] = [];
   let from = 0;
   while (amp >= 0) {
-    out += raw.slice(from, amp);
+    if (amp > from) parts.push(raw.slice(from, amp));
     const first = raw.charCodeAt(amp + 1);
     let end = amp + 1;
     let replacement: string | undefined;
@@ -125,11 +127,12 @@ function decodeEntities(raw: string, offset: number): string {
       }
     }
     if (replacement === undefined) fail(`'&' must start an entity reference ("&")`, offset + amp);
-    out += replacement;
+    parts.push(replacement);
     from = end + 1;
     amp = raw.indexOf('&', from);
   }
-  return from < raw.length ? out + raw.slice(from) : out;
+  if (from < raw.length) parts.push(raw.slice(from));
+  return parts.join('');
 }
 
 /** Applies XML end-of-line handling, then decodes references. */
@@ -258,6 +261,8 @@ export class XmlScanner {
     // Start of the markup being read, or -1 while reading text or calling the handler: an error
     // inside markup cut off by the end of the piece means "wait for more", not "malformed".
     let mark = -1;
+    // Markup starting after the last '>' cannot be complete: hold it without trying (and failing).
+    const lastGt = final ? len : src.lastIndexOf('>');
     failBase = this.#base;
     try {
       while (i < len) {
@@ -285,6 +290,7 @@ export class XmlScanner {
           i = textEnd;
         }
         if (lt < 0) break;
+        if (lt > lastGt) break;
         mark = lt;
         const next = src.charCodeAt(lt + 1);
 
