@@ -62,7 +62,13 @@ export type {
   ProvisionOptions,
 } from './spi/instance.ts';
 export { InfraKitTags } from './spi/instance.ts';
-export { TaskFailedError, TaskWaiter, type WaitOptions } from './tasks/waiter.ts';
+export {
+  type ResultWithProperties,
+  TaskFailedError,
+  TaskWaiter,
+  type WaitOptions,
+  type WatchAlso,
+} from './tasks/waiter.ts';
 export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './transport/errors.ts';
 export { HttpTransport, type HttpTransportOptions } from './transport/http.ts';
 export type { TlsOptions } from './transport/tls.ts';

@@ -310,23 +310,34 @@ abstract class VmBuilder {
     if (Object.keys(change).length === 0) return;
     log('%s: repairing %s', req.name, Object.keys(change).join(', '));
     req.onProgress?.({ phase: 'repair' });
-    await this.vmOps.reconfigure(vm, change, 'repair');
+    // The repair's own filter reports the VM's new values with the task's end: one read fewer.
+    const seen = await this.vmOps.reconfigureWatching(vm, change, 'repair', paths);
+    if (this.repairProblem(req, resolved, seen, false) === undefined) return;
     const [after] = await this.client.collector.properties([vm], paths);
-    if ((after?.props.get('config.annotation') ?? '') !== req.annotation)
-      throw new VerificationError('annotation', vm.value);
-    if (req.props.cpus !== undefined && after?.props.get('config.hardware.numCPU') !== req.props.cpus)
-      throw new VerificationError('CPU count', vm.value);
-    if (
-      req.props.memoryMB !== undefined &&
-      after?.props.get('config.hardware.memoryMB') !== req.props.memoryMB
-    )
-      throw new VerificationError('memory size', vm.value);
-    const left = this.repairDevices(
-      req,
-      resolved,
-      (after?.props.get('config.hardware.device') as Device[] | undefined) ?? [],
-    );
-    if (left.length > 0) throw new VerificationError('device configuration', vm.value);
+    const problem = this.repairProblem(req, resolved, after?.props ?? new Map(), true);
+    if (problem !== undefined) throw new VerificationError(problem, vm.value);
+  }
+
+  /**
+   * What is still not as asked after a repair (undefined: all of it is). `complete`: `props` is a
+   * full read, where no devices means an empty list; in a filter's reports it means "not seen".
+   */
+  private repairProblem(
+    req: BuildRequest,
+    resolved: Resolved,
+    props: Map<string, unknown>,
+    complete: boolean,
+  ): string | undefined {
+    if ((props.get('config.annotation') ?? '') !== req.annotation) return 'annotation';
+    if (req.props.cpus !== undefined && props.get('config.hardware.numCPU') !== req.props.cpus)
+      return 'CPU count';
+    if (req.props.memoryMB !== undefined && props.get('config.hardware.memoryMB') !== req.props.memoryMB)
+      return 'memory size';
+    const devices =
+      (props.get('config.hardware.device') as Device[] | undefined) ?? (complete ? [] : undefined);
+    if (devices === undefined || this.repairDevices(req, resolved, devices).length > 0)
+      return 'device configuration';
+    return undefined;
   }
 }
 

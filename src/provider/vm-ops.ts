@@ -63,6 +63,29 @@ export class VmOps {
     );
   }
 
+  /**
+   * Reconfigures and returns the values of `paths` the task's own filter reported by the time
+   * it ended (no extra round trip); a path may be missing or stale, so a caller that finds a
+   * value wrong must read it again before concluding anything.
+   */
+  async reconfigureWatching(
+    vm: ManagedObjectReference,
+    spec: Record<string, unknown>,
+    description: string,
+    paths: string[],
+  ): Promise<Map<string, unknown>> {
+    const task = await this.client.session.invoke<ManagedObjectReference>('ReconfigVM_Task', {
+      _this: vm,
+      spec: { _type: 'VirtualMachineConfigSpec', ...spec },
+    });
+    const { properties } = await this.client.tasks.waitWithProperties(
+      task,
+      { obj: vm, paths },
+      { description: `${description} of ${vm.value}` },
+    );
+    return properties;
+  }
+
   /** Writes the annotation and reads it back. */
   async setAnnotation(vm: ManagedObjectReference, annotation: string): Promise<void> {
     await this.reconfigure(vm, { annotation }, 'annotation update');

@@ -47,8 +47,24 @@ export interface WaitOptions {
   description?: string;
 }
 
+/** Another object watched in the same filter as a task (see {@link TaskWaiter.waitWithProperties}). */
+export interface WatchAlso {
+  obj: ManagedObjectReference;
+  paths: string[];
+}
+
+/** A task's result and the last values seen of the properties watched with it. */
+export interface ResultWithProperties<T> {
+  result: T;
+  /** Values reported by the filter up to and including the update that ended the task; a path
+   * is absent when no update carried it (e.g. after a lost poll): read it again then. */
+  properties: Map<string, unknown>;
+}
+
 interface Watched {
   task: ManagedObjectReference;
+  also: WatchAlso | undefined;
+  alsoValues: Map<string, unknown>;
   lane?: Lane;
   filter?: ManagedObjectReference;
   settled: boolean;
@@ -109,10 +125,31 @@ export class TaskWaiter {
 
   /** Resolves with the task's `info.result` when it succeeds; rejects with TaskFailedError when it fails. */
   wait<T = unknown>(task: ManagedObjectReference, options: WaitOptions = {}): Promise<T> {
+    return this.watchTask<T>(task, undefined, options) as Promise<T>;
+  }
+
+  /**
+   * Waits for a task and watches properties of another object in the same filter, so that what
+   * the task changed can be checked without another round trip (a reconfigure and the VM it
+   * changes). The values are those the collector reported by the time the task ended.
+   */
+  waitWithProperties<T = unknown>(
+    task: ManagedObjectReference,
+    also: WatchAlso,
+    options: WaitOptions = {},
+  ): Promise<ResultWithProperties<T>> {
+    return this.watchTask<T>(task, also, options) as Promise<ResultWithProperties<T>>;
+  }
+
+  private watchTask<T>(
+    task: ManagedObjectReference,
+    also: WatchAlso | undefined,
+    options: WaitOptions,
+  ): Promise<T | ResultWithProperties<T>> {
     const description = options.description ?? `task ${task.value}`;
     if (options.signal?.aborted)
       return Promise.reject(new AbortError(description, { cause: options.signal.reason }));
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T | ResultWithProperties<T>>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => {
         entry.cleanup();
@@ -125,8 +162,11 @@ export class TaskWaiter {
       };
       const entry: Watched = {
         task,
+        also,
+        alsoValues: new Map(),
         settled: false,
-        resolve: (value) => resolve(value as T),
+        resolve: (value) =>
+          resolve(also ? { result: value as T, properties: entry.alsoValues } : (value as T)),
         reject,
         onProgress: options.onProgress,
         description,
@@ -226,10 +266,21 @@ export class TaskWaiter {
     try {
       const filter = await this.session.invoke<ManagedObjectReference>('CreateFilter', {
         _this: lane.collector,
-        spec: {
-          propSet: [{ type: 'Task', pathSet: TASK_PATHS }],
-          objectSet: [{ obj: entry.task, skip: false }],
-        },
+        spec: entry.also
+          ? {
+              propSet: [
+                { type: 'Task', pathSet: TASK_PATHS },
+                { type: entry.also.obj.type, pathSet: entry.also.paths },
+              ],
+              objectSet: [
+                { obj: entry.task, skip: false },
+                { obj: entry.also.obj, skip: false },
+              ],
+            }
+          : {
+              propSet: [{ type: 'Task', pathSet: TASK_PATHS }],
+              objectSet: [{ obj: entry.task, skip: false }],
+            },
         partialUpdates: false,
       });
       this.stats.filtersCreated += 1;
@@ -326,9 +377,18 @@ export class TaskWaiter {
         continue;
       }
       lane.version = updates.version;
+      // Objects watched with a task first: the update that ends the task may come before the
+      // one carrying what it changed in the same answer.
       for (const filterUpdate of updates.filterSet ?? []) {
         for (const objectUpdate of filterUpdate.objectSet ?? []) {
-          this.apply(objectUpdate.obj.value, objectUpdate.changeSet ?? []);
+          if (objectUpdate.obj.type !== 'Task')
+            this.applyAlso(lane, objectUpdate.obj, objectUpdate.changeSet ?? []);
+        }
+      }
+      for (const filterUpdate of updates.filterSet ?? []) {
+        for (const objectUpdate of filterUpdate.objectSet ?? []) {
+          if (objectUpdate.obj.type === 'Task')
+            this.apply(objectUpdate.obj.value, objectUpdate.changeSet ?? []);
         }
       }
     }
@@ -385,6 +445,20 @@ export class TaskWaiter {
 
   private destroyFilter(filter: ManagedObjectReference): void {
     this.session.invoke('DestroyPropertyFilter', { _this: filter }).catch(() => undefined);
+  }
+
+  private applyAlso(
+    lane: Lane,
+    obj: ManagedObjectReference,
+    changes: { name: string; op?: string; val?: unknown }[],
+  ): void {
+    for (const entry of lane.entries) {
+      if (entry.settled || !entry.also?.obj.equals(obj)) continue;
+      for (const change of changes) {
+        if (change.op === 'remove' || change.op === 'indirectRemove') entry.alsoValues.delete(change.name);
+        else entry.alsoValues.set(change.name, change.val);
+      }
+    }
   }
 
   private apply(taskValue: string, changes: { name: string; val?: unknown }[]): void {

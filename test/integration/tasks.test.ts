@@ -87,6 +87,31 @@ describe('task waits', () => {
     assert.ok(error.fault.is('InvalidState'));
   });
 
+  it('waitWithProperties reports what the task changed on the watched object, with no extra call', async () => {
+    const vm = await client.tasks.wait<ManagedObjectReference>(await clone('task-watch'));
+    const notes = 'watched\nline two & <three>';
+    const before = client.transport.requestCount;
+    const task = await client.session.invoke<ManagedObjectReference>('ReconfigVM_Task', {
+      _this: vm,
+      spec: { _type: 'VirtualMachineConfigSpec', annotation: notes, numCPUs: 3 },
+    });
+    const { result, properties } = await client.tasks.waitWithProperties(task, {
+      obj: vm,
+      paths: ['config.annotation', 'config.hardware.numCPU'],
+    });
+    const calls = client.transport.requestCount - before;
+    assert.equal(result, undefined);
+    assert.equal(properties.get('config.annotation'), notes);
+    assert.equal(properties.get('config.hardware.numCPU'), 3);
+    // ReconfigVM_Task, CreateFilter, one or two WaitForUpdatesEx, and at most a filter clean-up.
+    assert.ok(calls <= 5, `${calls} calls`);
+    // The values are what vCenter has: read them back the ordinary way.
+    const [read] = await client.collector.properties([vm], ['config.annotation', 'config.hardware.numCPU']);
+    assert.equal(read?.props.get('config.annotation'), notes);
+    assert.equal(read?.props.get('config.hardware.numCPU'), 3);
+    await client.tasks.wait(await client.session.invoke('Destroy_Task', { _this: vm }));
+  });
+
   it('times out without cancelling the task', async () => {
     const task = await clone('task-timeout');
     await assert.rejects(client.tasks.wait(task, { timeoutMs: 200 }), TimeoutError);
