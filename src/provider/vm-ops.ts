@@ -149,7 +149,18 @@ export class VmOps {
   /** Destroys the VM; one that is already gone is fine. Returns false when it was already gone. */
   async destroy(vm: ManagedObjectReference, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.runTask('Destroy_Task', { _this: vm }, `destroy of ${vm.value}`, signal);
+      const task = await this.client.session.invoke<ManagedObjectReference>(
+        'Destroy_Task',
+        { _this: vm },
+        signal ? { signal } : {},
+      );
+      // Destroys come in bursts (a group scaled down) while the inventory changes fast: a
+      // collector of their own keeps each wait from paying for the others' changes (P3).
+      await this.client.tasks.wait(task, {
+        description: `destroy of ${vm.value}`,
+        ownCollector: true,
+        ...(signal ? { signal } : {}),
+      });
       return true;
     } catch (error) {
       if (isFault(error, 'ManagedObjectNotFound')) return false;

@@ -45,6 +45,12 @@ export interface WaitOptions {
   cancelOnAbort?: boolean;
   /** Words for error messages, e.g. `clone of vm-1`. */
   description?: string;
+  /**
+   * Wait on a collector of its own, destroyed with the wait (one call more than a shared one).
+   * For tasks that run while many others change the inventory, such as a burst of destroys:
+   * vcsim makes every poll of a shared collector pay for every change since its last poll.
+   */
+  ownCollector?: boolean;
 }
 
 /** Another object watched in the same filter as a task (see {@link TaskWaiter.waitWithProperties}). */
@@ -63,6 +69,7 @@ export interface ResultWithProperties<T> {
 
 interface Watched {
   task: ManagedObjectReference;
+  ownCollector: boolean;
   also: WatchAlso | undefined;
   alsoValues: Map<string, unknown>;
   lane?: Lane;
@@ -93,6 +100,8 @@ interface Lane {
   lostPolls: number;
   /** Filters of finished tasks left for the collector's retirement. */
   staleFilters: ManagedObjectReference[];
+  /** Made for one task and destroyed with it; never shared. */
+  own: boolean;
 }
 
 const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
@@ -162,6 +171,7 @@ export class TaskWaiter {
       };
       const entry: Watched = {
         task,
+        ownCollector: options.ownCollector === true,
         also,
         alsoValues: new Map(),
         settled: false,
@@ -211,12 +221,19 @@ export class TaskWaiter {
   }
 
   private async createLane(): Promise<void> {
+    // Not `this.lanes.push(await …)`: that would push into the array read before the await, which
+    // idleLane may have replaced meanwhile, and the lane would be lost.
+    const lane = await this.newLane(false);
+    this.lanes.push(lane);
+  }
+
+  private async newLane(own: boolean): Promise<Lane> {
     const content = await this.session.serviceContent();
     const collector = await this.session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
       _this: content.propertyCollector,
     });
     this.stats.collectorsCreated += 1;
-    this.lanes.push({
+    return {
       collector,
       generation: this.session.generation,
       entries: new Set(),
@@ -229,7 +246,8 @@ export class TaskWaiter {
       loop: undefined,
       lostPolls: 0,
       staleFilters: [],
-    });
+      own,
+    };
   }
 
   /** Reserves a lane for one more filter: it will not start polling until that is made. */
@@ -262,7 +280,7 @@ export class TaskWaiter {
   }
 
   private async watch(entry: Watched): Promise<void> {
-    const lane = await this.idleLane();
+    const lane = entry.ownCollector ? this.reserve(await this.newLane(true)) : await this.idleLane();
     try {
       const filter = await this.session.invoke<ManagedObjectReference>('CreateFilter', {
         _this: lane.collector,
@@ -285,13 +303,17 @@ export class TaskWaiter {
       });
       this.stats.filtersCreated += 1;
       if (entry.settled) {
-        this.destroyFilter(filter);
+        if (lane.own) this.destroyCollector(lane);
+        else this.destroyFilter(filter);
         return;
       }
       entry.filter = filter;
       entry.lane = lane;
       lane.entries.add(entry);
       lane.resync = true;
+    } catch (error) {
+      if (lane.own) this.destroyCollector(lane);
+      throw error;
     } finally {
       lane.adding -= 1;
       if (lane.adding === 0) lane.releaseAdding();
@@ -417,6 +439,10 @@ export class TaskWaiter {
     if (!lane) return;
     lane.entries.delete(entry);
     if (!entry.filter || lane.generation !== this.session.generation) return;
+    if (lane.own) {
+      this.destroyCollector(lane); // its filter goes with it
+      return;
+    }
     if (lane.entries.size > 0) {
       this.destroyFilter(entry.filter);
       return;
@@ -441,6 +467,11 @@ export class TaskWaiter {
       if (lane.generation !== this.session.generation || this.session.isClosed) return;
       this.session.invoke('DestroyPropertyCollector', { _this: lane.collector }).catch(() => undefined);
     }, LANE_IDLE_MS).unref();
+  }
+
+  private destroyCollector(lane: Lane): void {
+    if (this.session.isClosed || lane.generation !== this.session.generation) return;
+    this.session.invoke('DestroyPropertyCollector', { _this: lane.collector }).catch(() => undefined);
   }
 
   private destroyFilter(filter: ManagedObjectReference): void {

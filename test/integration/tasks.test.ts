@@ -112,6 +112,33 @@ describe('task waits', () => {
     await client.tasks.wait(await client.session.invoke('Destroy_Task', { _this: vm }));
   });
 
+  it('ownCollector waits on a collector of its own and destroys it with the wait', async () => {
+    const vm = await client.tasks.wait<ManagedObjectReference>(await clone('task-own'));
+    const methods: string[] = [];
+    const send = client.transport.request.bind(client.transport);
+    client.transport.request = (req) => {
+      if (typeof req.body === 'string') methods.push(/<(\w+) xmlns="urn:vim25"/.exec(req.body)?.[1] ?? '?');
+      return send(req);
+    };
+    try {
+      const made = client.tasks.stats.collectorsCreated;
+      const task = await client.session.invoke<ManagedObjectReference>('Destroy_Task', { _this: vm });
+      await client.tasks.wait(task, { ownCollector: true });
+      assert.equal(client.tasks.stats.collectorsCreated, made + 1);
+      // The collector is destroyed as the wait ends; let that call go out.
+      for (let i = 0; i < 50 && !methods.includes('DestroyPropertyCollector'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.deepEqual(
+        methods.filter((m) => m !== 'WaitForUpdatesEx'),
+        ['Destroy_Task', 'CreatePropertyCollector', 'CreateFilter', 'DestroyPropertyCollector'],
+      );
+      assert.ok(!(await sim.listVms()).some((v) => v.name === 'task-own'), 'the VM is gone');
+    } finally {
+      client.transport.request = send;
+    }
+  });
+
   it('times out without cancelling the task', async () => {
     const task = await clone('task-timeout');
     await assert.rejects(client.tasks.wait(task, { timeoutMs: 200 }), TimeoutError);
