@@ -67,6 +67,7 @@ export {
   TaskFailedError,
   TaskWaiter,
   type WaitOptions,
+  WaitScope,
   type WatchAlso,
 } from './tasks/waiter.ts';
 export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './transport/errors.ts';

@@ -9,6 +9,7 @@ import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
 import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
+import type { WaitScope } from '../tasks/waiter.ts';
 import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import {
@@ -86,6 +87,8 @@ abstract class VmBuilder {
   protected readonly client: VSphereClient;
   protected readonly inventory: Inventory;
   protected readonly vmOps: VmOps;
+  /** The collector scope of each build in progress: its waits share one private collector. */
+  private readonly scopes = new WeakMap<BuildRequest, WaitScope>();
 
   constructor(options: VmBuilderOptions) {
     this.client = options.client;
@@ -119,6 +122,23 @@ abstract class VmBuilder {
 
   async build(req: BuildRequest): Promise<ManagedObjectReference> {
     const resolved = await this.resolve(req);
+    // The creation, repair and power-on waits share one private collector, destroyed at the end:
+    // on a shared one each poll pays (on vcsim) for every change other builds made (P3).
+    const scope = this.client.tasks.scope();
+    this.scopes.set(req, scope);
+    try {
+      return await this.buildIn(req, resolved, scope);
+    } finally {
+      scope.close();
+      this.scopes.delete(req);
+    }
+  }
+
+  private async buildIn(
+    req: BuildRequest,
+    resolved: Resolved,
+    scope: WaitScope,
+  ): Promise<ManagedObjectReference> {
     req.onProgress?.({ phase: 'create' });
     let vm = await this.create(req, resolved);
     try {
@@ -135,7 +155,7 @@ abstract class VmBuilder {
       }
       if (req.props.powerOn) {
         req.onProgress?.({ phase: 'power-on' });
-        await this.vmOps.powerOn(vm, req.signal);
+        await this.vmOps.powerOn(vm, req.signal, scope);
       }
       return vm;
     } catch (error) {
@@ -216,9 +236,11 @@ abstract class VmBuilder {
       log('%s: %s had made %s; continuing with it', req.name, method, found.value);
       return found;
     }
+    const scope = this.scopes.get(req);
     return this.client.tasks.wait<ManagedObjectReference>(task, {
       description,
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(scope ? { scope } : {}),
       onProgress: (percent) => req.onProgress?.({ phase, percent }),
     });
   }
@@ -311,7 +333,7 @@ abstract class VmBuilder {
     log('%s: repairing %s', req.name, Object.keys(change).join(', '));
     req.onProgress?.({ phase: 'repair' });
     // The repair's own filter reports the VM's new values with the task's end: one read fewer.
-    const seen = await this.vmOps.reconfigureWatching(vm, change, 'repair', paths);
+    const seen = await this.vmOps.reconfigureWatching(vm, change, 'repair', paths, this.scopes.get(req));
     if (this.repairProblem(req, resolved, seen, false) === undefined) return;
     const [after] = await this.client.collector.properties([vm], paths);
     const problem = this.repairProblem(req, resolved, after?.props ?? new Map(), true);

@@ -6,7 +6,7 @@
 import type { VSphereClient } from '../client.ts';
 import { VSphereError } from '../errors.ts';
 import { logger } from '../log.ts';
-import { TaskFailedError } from '../tasks/waiter.ts';
+import { TaskFailedError, type WaitScope } from '../tasks/waiter.ts';
 import { type ManagedObjectReference, VimFault } from '../vim25/index.ts';
 
 const log = logger('infrakit:vsphere:vm');
@@ -42,13 +42,18 @@ export class VmOps {
     params: Record<string, unknown>,
     description: string,
     signal?: AbortSignal,
+    scope?: WaitScope,
   ): Promise<T> {
     const task = await this.client.session.invoke<ManagedObjectReference>(
       method,
       params,
       signal ? { signal } : {},
     );
-    return this.client.tasks.wait<T>(task, { description, ...(signal ? { signal } : {}) });
+    return this.client.tasks.wait<T>(task, {
+      description,
+      ...(signal ? { signal } : {}),
+      ...(scope ? { scope } : {}),
+    });
   }
 
   async reconfigure(
@@ -73,6 +78,7 @@ export class VmOps {
     spec: Record<string, unknown>,
     description: string,
     paths: string[],
+    scope?: WaitScope,
   ): Promise<Map<string, unknown>> {
     const task = await this.client.session.invoke<ManagedObjectReference>('ReconfigVM_Task', {
       _this: vm,
@@ -81,7 +87,7 @@ export class VmOps {
     const { properties } = await this.client.tasks.waitWithProperties(
       task,
       { obj: vm, paths },
-      { description: `${description} of ${vm.value}` },
+      { description: `${description} of ${vm.value}`, ...(scope ? { scope } : {}) },
     );
     return properties;
   }
@@ -98,9 +104,9 @@ export class VmOps {
   }
 
   /** Powers on; a VM already on is fine. */
-  async powerOn(vm: ManagedObjectReference, signal?: AbortSignal): Promise<void> {
+  async powerOn(vm: ManagedObjectReference, signal?: AbortSignal, scope?: WaitScope): Promise<void> {
     try {
-      await this.runTask('PowerOnVM_Task', { _this: vm }, `power-on of ${vm.value}`, signal);
+      await this.runTask('PowerOnVM_Task', { _this: vm }, `power-on of ${vm.value}`, signal, scope);
     } catch (error) {
       if (isFault(error, 'InvalidPowerState') && (await this.powerState(vm)) === 'poweredOn') return;
       throw error;

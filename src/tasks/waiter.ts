@@ -51,6 +51,39 @@ export interface WaitOptions {
    * vcsim makes every poll of a shared collector pay for every change since its last poll.
    */
   ownCollector?: boolean;
+  /**
+   * Wait on the scope's collector (see {@link TaskWaiter.scope}): the waits of one job, one after
+   * another, share a collector that is destroyed, with all their filters, when the scope closes.
+   */
+  scope?: WaitScope;
+}
+
+/**
+ * A private PropertyCollector for the waits of one job (a provision: its clone, repair and
+ * power-on), made at the first wait and destroyed, filters and all, by {@link close}. The job's
+ * waits then pay neither for other jobs' changes (as on a shared collector) nor for a collector
+ * each (as with `ownCollector`). Waits on a scope should come one after another; one that starts
+ * while another is still polling goes to a shared collector instead.
+ */
+export class WaitScope {
+  #closed = false;
+  readonly #close: (scope: WaitScope) => void;
+
+  /** @internal Made by {@link TaskWaiter.scope}. */
+  constructor(close: (scope: WaitScope) => void) {
+    this.#close = close;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Destroys the collector (if a wait made one); later waits on this scope use shared ones. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#close(this);
+  }
 }
 
 /** Another object watched in the same filter as a task (see {@link TaskWaiter.waitWithProperties}). */
@@ -70,6 +103,7 @@ export interface ResultWithProperties<T> {
 interface Watched {
   task: ManagedObjectReference;
   ownCollector: boolean;
+  scope: WaitScope | undefined;
   also: WatchAlso | undefined;
   alsoValues: Map<string, unknown>;
   lane?: Lane;
@@ -102,9 +136,14 @@ interface Lane {
   staleFilters: ManagedObjectReference[];
   /** Made for one task and destroyed with it; never shared. */
   own: boolean;
+  /** Belongs to this scope: shared by its waits only, destroyed when it closes. */
+  scope: WaitScope | undefined;
 }
 
 const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
+
+/** The collector of each open scope (kept here so that WaitScope exposes nothing of it). */
+const scopeLanes = new WeakMap<WaitScope, Lane>();
 
 /** How long a collector may sit without tasks before it is destroyed. */
 const LANE_IDLE_MS = 500;
@@ -172,6 +211,7 @@ export class TaskWaiter {
       const entry: Watched = {
         task,
         ownCollector: options.ownCollector === true,
+        scope: options.scope,
         also,
         alsoValues: new Map(),
         settled: false,
@@ -247,7 +287,37 @@ export class TaskWaiter {
       lostPolls: 0,
       staleFilters: [],
       own,
+      scope: undefined,
     };
+  }
+
+  /** A scope whose waits share one private collector until it is closed (see {@link WaitScope}). */
+  scope(): WaitScope {
+    return new WaitScope((scope) => {
+      const lane = scopeLanes.get(scope);
+      scopeLanes.delete(scope);
+      // A wait still on it (abandoned by a timeout or an abort) is failed by its own clean-up.
+      if (lane) this.destroyCollector(lane);
+    });
+  }
+
+  /** The scope's collector, made at its first wait; undefined when a shared one must do. */
+  private async scopeLane(scope: WaitScope): Promise<Lane | undefined> {
+    if (scope.closed) return undefined;
+    let lane = scopeLanes.get(scope);
+    if (lane && (lane.generation !== this.session.generation || lane.polling || lane.loop)) return undefined;
+    if (!lane) {
+      lane = await this.newLane(false);
+      const made = scopeLanes.get(scope);
+      if (scope.closed || made) {
+        // Closed, or another wait made one meanwhile: this one is not needed.
+        this.destroyCollector(lane);
+        return made && !made.polling && !made.loop ? this.reserve(made) : undefined;
+      }
+      lane.scope = scope;
+      scopeLanes.set(scope, lane);
+    }
+    return this.reserve(lane);
   }
 
   /** Reserves a lane for one more filter: it will not start polling until that is made. */
@@ -280,7 +350,9 @@ export class TaskWaiter {
   }
 
   private async watch(entry: Watched): Promise<void> {
-    const lane = entry.ownCollector ? this.reserve(await this.newLane(true)) : await this.idleLane();
+    const lane =
+      (entry.scope && (await this.scopeLane(entry.scope))) ??
+      (entry.ownCollector ? this.reserve(await this.newLane(true)) : await this.idleLane());
     try {
       const filter = await this.session.invoke<ManagedObjectReference>('CreateFilter', {
         _this: lane.collector,
@@ -337,6 +409,7 @@ export class TaskWaiter {
             lane.entries.size,
           );
           this.lanes = this.lanes.filter((l) => l !== lane);
+          if (lane.scope && scopeLanes.get(lane.scope) === lane) scopeLanes.delete(lane.scope);
           for (const entry of lane.entries) {
             entry.lane = undefined;
             entry.filter = undefined;
@@ -443,6 +516,8 @@ export class TaskWaiter {
       this.destroyCollector(lane); // its filter goes with it
       return;
     }
+    // A scope's filters go with its collector when it closes.
+    if (lane.scope) return;
     if (lane.entries.size > 0) {
       this.destroyFilter(entry.filter);
       return;

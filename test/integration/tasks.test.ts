@@ -139,6 +139,56 @@ describe('task waits', () => {
     }
   });
 
+  it('waits in a scope share one collector, destroyed with its filters when the scope closes', async () => {
+    // Shared collectors of earlier tests retire 500 ms after their last task: let them go first.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const methods: string[] = [];
+    const send = client.transport.request.bind(client.transport);
+    client.transport.request = (req) => {
+      if (typeof req.body === 'string') methods.push(/<(\w+) xmlns="urn:vim25"/.exec(req.body)?.[1] ?? '?');
+      return send(req);
+    };
+    const scope = client.tasks.scope();
+    try {
+      const made = client.tasks.stats.collectorsCreated;
+      const vm = await client.tasks.wait<ManagedObjectReference>(await clone('task-scope'), { scope });
+      const reconfigure = await client.session.invoke<ManagedObjectReference>('ReconfigVM_Task', {
+        _this: vm,
+        spec: { _type: 'VirtualMachineConfigSpec', annotation: 'scoped' },
+      });
+      const { properties } = await client.tasks.waitWithProperties(
+        reconfigure,
+        { obj: vm, paths: ['config.annotation'] },
+        { scope },
+      );
+      assert.equal(properties.get('config.annotation'), 'scoped');
+      await client.tasks.wait(await client.session.invoke('PowerOnVM_Task', { _this: vm }), { scope });
+      assert.equal(client.tasks.stats.collectorsCreated, made + 1, 'one collector for the three waits');
+      scope.close();
+      assert.equal(scope.closed, true);
+      for (let i = 0; i < 50 && !methods.includes('DestroyPropertyCollector'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const calls = methods.filter((m) => m !== 'WaitForUpdatesEx');
+      assert.deepEqual(calls, [
+        'CloneVM_Task',
+        'CreatePropertyCollector',
+        'CreateFilter',
+        'ReconfigVM_Task',
+        'CreateFilter',
+        'PowerOnVM_Task',
+        'CreateFilter',
+        'DestroyPropertyCollector',
+      ]);
+      // A wait after close goes to a shared collector and still works.
+      await client.tasks.wait(await client.session.invoke('PowerOffVM_Task', { _this: vm }), { scope });
+      await client.tasks.wait(await client.session.invoke('Destroy_Task', { _this: vm }));
+    } finally {
+      client.transport.request = send;
+      scope.close();
+    }
+  });
+
   it('times out without cancelling the task', async () => {
     const task = await clone('task-timeout');
     await assert.rejects(client.tasks.wait(task, { timeoutMs: 200 }), TimeoutError);
