@@ -138,12 +138,11 @@ interface Lane {
   own: boolean;
   /** Belongs to this scope: shared by its waits only, destroyed when it closes. */
   scope: WaitScope | undefined;
+  /** To be destroyed once its poll (or a CreateFilter on it) is over. */
+  doomed: boolean;
 }
 
 const TASK_PATHS = ['info.state', 'info.error', 'info.result', 'info.progress'];
-
-/** The collector of each open scope (kept here so that WaitScope exposes nothing of it). */
-const scopeLanes = new WeakMap<WaitScope, Lane>();
 
 /** How long a collector may sit without tasks before it is destroyed. */
 const LANE_IDLE_MS = 500;
@@ -159,9 +158,14 @@ export interface TaskWaiterOptions {
 export class TaskWaiter {
   private readonly session: Session;
   private readonly maxWaitSeconds: number;
-  private readonly watched = new Map<string, Watched>();
+  /** Waits by task; a task may be waited for more than once at a time. */
+  private readonly watched = new Map<string, Set<Watched>>();
   private lanes: Lane[] = [];
   private creatingLane: Promise<void> | undefined;
+  /** The collector of each open scope of this waiter (kept here so WaitScope exposes nothing). */
+  private readonly scopeLanes = new WeakMap<WaitScope, Lane>();
+  /** Scopes made by this waiter: another waiter's scope is ignored (its session differs). */
+  private readonly ownScopes = new WeakSet<WaitScope>();
   private closed = false;
   /** Round trips spent on waiting, for benchmarks. */
   readonly stats = { polls: 0, filtersCreated: 0, collectorsCreated: 0 };
@@ -195,6 +199,7 @@ export class TaskWaiter {
     options: WaitOptions,
   ): Promise<T | ResultWithProperties<T>> {
     const description = options.description ?? `task ${task.value}`;
+    if (this.closed) return Promise.reject(new AbortError(`${description}: the task waiter is closed`));
     if (options.signal?.aborted)
       return Promise.reject(new AbortError(description, { cause: options.signal.reason }));
     return new Promise<T | ResultWithProperties<T>>((resolve, reject) => {
@@ -234,7 +239,9 @@ export class TaskWaiter {
         }, options.timeoutMs);
       }
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.watched.set(task.value, entry);
+      const waits = this.watched.get(task.value);
+      if (waits) waits.add(entry);
+      else this.watched.set(task.value, new Set([entry]));
       this.watchRetrying(entry).catch((error: Error) => {
         entry.cleanup();
         reject(error);
@@ -268,6 +275,9 @@ export class TaskWaiter {
   }
 
   private async newLane(own: boolean): Promise<Lane> {
+    // Read before the call: a re-login while it is in flight must leave the lane marked as the
+    // earlier session's (whose collectors are gone), not the new one's.
+    const generation = this.session.generation;
     const content = await this.session.serviceContent();
     const collector = await this.session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
       _this: content.propertyCollector,
@@ -275,7 +285,7 @@ export class TaskWaiter {
     this.stats.collectorsCreated += 1;
     return {
       collector,
-      generation: this.session.generation,
+      generation,
       entries: new Set(),
       adding: 0,
       addingDone: Promise.resolve(),
@@ -288,34 +298,40 @@ export class TaskWaiter {
       staleFilters: [],
       own,
       scope: undefined,
+      doomed: false,
     };
   }
 
   /** A scope whose waits share one private collector until it is closed (see {@link WaitScope}). */
   scope(): WaitScope {
-    return new WaitScope((scope) => {
-      const lane = scopeLanes.get(scope);
-      scopeLanes.delete(scope);
-      // A wait still on it (abandoned by a timeout or an abort) is failed by its own clean-up.
+    const made = new WaitScope((scope) => {
+      const lane = this.scopeLanes.get(scope);
+      this.scopeLanes.delete(scope);
+      // A wait still polling on it (abandoned by a timeout or an abort) delays the destroy.
       if (lane) this.destroyCollector(lane);
     });
+    this.ownScopes.add(made);
+    return made;
   }
 
   /** The scope's collector, made at its first wait; undefined when a shared one must do. */
   private async scopeLane(scope: WaitScope): Promise<Lane | undefined> {
-    if (scope.closed) return undefined;
-    let lane = scopeLanes.get(scope);
-    if (lane && (lane.generation !== this.session.generation || lane.polling || lane.loop)) return undefined;
+    if (scope.closed || !this.ownScopes.has(scope)) return undefined;
+    let lane = this.scopeLanes.get(scope);
+    // A lane whose loop is still winding down is fine: poll() waits for the filter being added,
+    // and the loop restarts itself if it ends with entries (as for shared lanes).
+    if (lane && (lane.generation !== this.session.generation || lane.polling || lane.doomed))
+      return undefined;
     if (!lane) {
       lane = await this.newLane(false);
-      const made = scopeLanes.get(scope);
+      const made = this.scopeLanes.get(scope);
       if (scope.closed || made) {
         // Closed, or another wait made one meanwhile: this one is not needed.
         this.destroyCollector(lane);
-        return made && !made.polling && !made.loop ? this.reserve(made) : undefined;
+        return made && !made.polling && !made.doomed ? this.reserve(made) : undefined;
       }
       lane.scope = scope;
-      scopeLanes.set(scope, lane);
+      this.scopeLanes.set(scope, lane);
     }
     return this.reserve(lane);
   }
@@ -342,6 +358,10 @@ export class TaskWaiter {
         await this.watch(entry);
         return;
       } catch (error) {
+        if (error instanceof LaneLost) {
+          if (entry.settled || this.closed || attempt >= MAX_LOST_POLLS) throw error.fault;
+          continue;
+        }
         if (entry.settled || this.closed || !answerMayBeLost(error) || attempt >= MAX_LOST_POLLS) throw error;
         log('watching %s failed (%s); trying again', entry.task.value, (error as Error).message);
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
@@ -385,10 +405,17 @@ export class TaskWaiter {
       lane.resync = true;
     } catch (error) {
       if (lane.own) this.destroyCollector(lane);
+      if (isLostCollector(error)) {
+        // The collector is gone (its session ended while it was being made): never reuse it.
+        this.dropLane(lane);
+        throw new LaneLost(error as VimFault);
+      }
       throw error;
     } finally {
       lane.adding -= 1;
       if (lane.adding === 0) lane.releaseAdding();
+      if (lane.doomed && lane.adding === 0 && !lane.loop && lane.entries.size === 0)
+        this.destroyCollector(lane);
     }
     this.startLoop(lane);
   }
@@ -397,19 +424,17 @@ export class TaskWaiter {
     if (lane.loop) return;
     lane.loop = this.poll(lane)
       .catch((error: Error) => {
-        if (
-          error instanceof VimFault &&
-          (error.is('ManagedObjectNotFound') || error.is('InvalidCollectorVersion'))
-        ) {
+        if (isLostCollector(error)) {
           // The collector died with its session (re-login, vCenter restart): watch again elsewhere.
           log(
             'collector %s lost (%s); re-watching %d task(s)',
             redactSessionIds(lane.collector.value),
-            error.faultType,
+            (error as VimFault).faultType,
             lane.entries.size,
           );
-          this.lanes = this.lanes.filter((l) => l !== lane);
-          if (lane.scope && scopeLanes.get(lane.scope) === lane) scopeLanes.delete(lane.scope);
+          this.dropLane(lane);
+          // InvalidCollectorVersion leaves the collector alive: destroy it (a no-op for a gone one).
+          this.destroyCollector(lane);
           for (const entry of lane.entries) {
             entry.lane = undefined;
             entry.filter = undefined;
@@ -430,6 +455,7 @@ export class TaskWaiter {
       .finally(() => {
         lane.loop = undefined;
         if (lane.entries.size > 0 && !this.closed) this.startLoop(lane);
+        else if (lane.doomed && lane.adding === 0) this.destroyCollector(lane);
       });
   }
 
@@ -477,7 +503,7 @@ export class TaskWaiter {
       for (const filterUpdate of updates.filterSet ?? []) {
         for (const objectUpdate of filterUpdate.objectSet ?? []) {
           if (objectUpdate.obj.type !== 'Task')
-            this.applyAlso(lane, objectUpdate.obj, objectUpdate.changeSet ?? []);
+            this.applyAlso(lane, filterUpdate.filter, objectUpdate.obj, objectUpdate.changeSet ?? []);
         }
       }
       for (const filterUpdate of updates.filterSet ?? []) {
@@ -507,7 +533,8 @@ export class TaskWaiter {
   }
 
   private forget(entry: Watched): void {
-    if (this.watched.get(entry.task.value) === entry) this.watched.delete(entry.task.value);
+    const waits = this.watched.get(entry.task.value);
+    if (waits?.delete(entry) && waits.size === 0) this.watched.delete(entry.task.value);
     const lane = entry.lane;
     if (!lane) return;
     lane.entries.delete(entry);
@@ -544,7 +571,22 @@ export class TaskWaiter {
     }, LANE_IDLE_MS).unref();
   }
 
+  /** Forgets a lane: no wait will be given to it again. */
+  private dropLane(lane: Lane): void {
+    this.lanes = this.lanes.filter((l) => l !== lane);
+    if (lane.scope && this.scopeLanes.get(lane.scope) === lane) this.scopeLanes.delete(lane.scope);
+  }
+
+  /**
+   * Destroys a collector with its filters; one that is polling or getting a filter is destroyed
+   * when that is over (a call on a polling collector would wait for the poll on vcsim).
+   */
   private destroyCollector(lane: Lane): void {
+    if (lane.polling || lane.loop || lane.adding > 0) {
+      lane.doomed = true;
+      return;
+    }
+    lane.doomed = false;
     if (this.session.isClosed || lane.generation !== this.session.generation) return;
     this.session.invoke('DestroyPropertyCollector', { _this: lane.collector }).catch(() => undefined);
   }
@@ -555,11 +597,14 @@ export class TaskWaiter {
 
   private applyAlso(
     lane: Lane,
+    filter: ManagedObjectReference | undefined,
     obj: ManagedObjectReference,
     changes: { name: string; op?: string; val?: unknown }[],
   ): void {
     for (const entry of lane.entries) {
-      if (entry.settled || !entry.also?.obj.equals(obj)) continue;
+      // Only this entry's own filter: another filter on the lane may watch other paths of it.
+      if (entry.settled || !entry.also?.obj.equals(obj) || (filter && !entry.filter?.equals(filter)))
+        continue;
       for (const change of changes) {
         if (change.op === 'remove' || change.op === 'indirectRemove') entry.alsoValues.delete(change.name);
         else entry.alsoValues.set(change.name, change.val);
@@ -568,27 +613,30 @@ export class TaskWaiter {
   }
 
   private apply(taskValue: string, changes: { name: string; val?: unknown }[]): void {
-    const entry = this.watched.get(taskValue);
-    if (!entry || entry.settled) return;
+    const waits = this.watched.get(taskValue);
+    if (!waits) return;
     const values = new Map(changes.map((change) => [change.name, change.val]));
     const progress = values.get('info.progress');
-    if (typeof progress === 'number') entry.onProgress?.(progress);
     const state = values.get('info.state');
-    if (state === 'success') {
-      entry.cleanup();
-      entry.resolve(values.get('info.result'));
-    } else if (state === 'error') {
-      entry.cleanup();
-      entry.reject(
-        new TaskFailedError(entry.task, entry.description, vimFaultFromLocalized(values.get('info.error'))),
-      );
+    for (const entry of [...waits]) {
+      if (entry.settled) continue;
+      if (typeof progress === 'number') entry.onProgress?.(progress);
+      if (state === 'success') {
+        entry.cleanup();
+        entry.resolve(values.get('info.result'));
+      } else if (state === 'error') {
+        entry.cleanup();
+        entry.reject(
+          new TaskFailedError(entry.task, entry.description, vimFaultFromLocalized(values.get('info.error'))),
+        );
+      }
     }
   }
 
   /** Stops watching everything (pending waits reject). */
   close(): void {
     this.closed = true;
-    for (const entry of [...this.watched.values()]) {
+    for (const entry of [...this.watched.values()].flatMap((waits) => [...waits])) {
       entry.cleanup();
       entry.reject(new AbortError(entry.description));
     }
@@ -601,4 +649,20 @@ function lanesLost(): VimFault {
     { _type: 'ManagedObjectNotFound' },
     'collector belongs to an earlier session',
   );
+}
+
+/** The collector a call was made on no longer exists (or no longer knows our version). */
+function isLostCollector(error: unknown): boolean {
+  return (
+    error instanceof VimFault && (error.is('ManagedObjectNotFound') || error.is('InvalidCollectorVersion'))
+  );
+}
+
+/** Thrown by watch() when its collector turned out to be gone: watch again elsewhere. */
+class LaneLost extends Error {
+  readonly fault: VimFault;
+  constructor(fault: VimFault) {
+    super(fault.message);
+    this.fault = fault;
+  }
 }

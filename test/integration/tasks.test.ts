@@ -8,6 +8,7 @@ import {
   AbortError,
   ManagedObjectReference,
   TaskFailedError,
+  TaskWaiter,
   TimeoutError,
   VSphereClient,
 } from '../../src/index.ts';
@@ -187,6 +188,31 @@ describe('task waits', () => {
       client.transport.request = send;
       scope.close();
     }
+  });
+
+  it('a scope of another waiter is ignored, and a closed waiter refuses new waits', async () => {
+    const other = new TaskWaiter(client.session);
+    const foreign = other.scope();
+    const made = client.tasks.stats.collectorsCreated;
+    const vm = await client.tasks.wait<ManagedObjectReference>(await clone('task-foreign'), {
+      scope: foreign,
+    });
+    assert.ok(vm instanceof ManagedObjectReference);
+    assert.equal(other.stats.collectorsCreated, 0, 'nothing made in the other waiter');
+    assert.ok(client.tasks.stats.collectorsCreated <= made + 1, 'at most a shared collector');
+    other.close();
+    foreign.close();
+    const destroy = await client.session.invoke<ManagedObjectReference>('Destroy_Task', { _this: vm });
+    await assert.rejects(other.wait(destroy), AbortError);
+    await client.tasks.wait(destroy);
+  });
+
+  it('two waits for the same task both settle', async () => {
+    const task = await clone('task-twice');
+    const [first, second] = await Promise.all([client.tasks.wait(task), client.tasks.wait(task)]);
+    assert.ok(first instanceof ManagedObjectReference);
+    assert.ok(second instanceof ManagedObjectReference && second.equals(first));
+    await client.tasks.wait(await client.session.invoke('Destroy_Task', { _this: first }));
   });
 
   it('times out without cancelling the task', async () => {
