@@ -152,8 +152,19 @@ export class PropertyCollector {
     paths: string[],
     options: RetrieveOptions = {},
   ): Promise<ObjectProperties[]> {
+    return this.findMapped(container, type, paths, toObjectProperties, options);
+  }
+
+  /** {@link find}, each object given to `map` as it is decoded (see {@link retrieveMapped}). */
+  async findMapped<T>(
+    container: ManagedObjectReference,
+    type: string,
+    paths: string[],
+    map: (object: ObjectContent) => T | undefined,
+    options: RetrieveOptions = {},
+  ): Promise<T[]> {
     return this.withContainerView(container, [type], (view) =>
-      this.retrieve([viewSpec(view, type, paths)], options),
+      this.retrieveMapped([viewSpec(view, type, paths)], map, options),
     );
   }
 }

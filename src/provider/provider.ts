@@ -9,7 +9,7 @@ import { ValidationError, type ValidationIssue } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
-import type { ObjectProperties } from '../property/collector.ts';
+import { type ObjectProperties, toObjectProperties } from '../property/collector.ts';
 import {
   type DestroyContext,
   type DestroyOptions,
@@ -95,6 +95,20 @@ export interface BackgroundFailure {
   id: string;
   group?: string;
   error: Error;
+}
+
+/**
+ * A copy of `text` that keeps nothing else alive. V8 represents a long slice as a view into the
+ * string it was cut from, so a name kept from a response would keep that response's text too.
+ */
+function ownCopy(text: string): string {
+  return text.length < 13 ? text : ` ${text}`.slice(1);
+}
+
+/** A VM seen by describe: its name (for recovery) and its description, if it is an instance. */
+interface ListedVm {
+  name: unknown;
+  description: InstanceDescription | undefined;
 }
 
 /** Options of {@link VSphereInstanceProvider.describe}. */
@@ -345,11 +359,10 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private async recoverRunningClones(
     folder: GroupFolder,
     group: string,
-    existing: ObjectProperties[],
+    names: ReadonlySet<unknown>,
   ): Promise<void> {
     if (this.recoveredFolders.has(folder.ref.value)) return;
     this.recoveredFolders.add(folder.ref.value);
-    const names = new Set(existing.map((o) => o.props.get('name')));
     for (const clone of await runningClonesInto(this.client, folder.ref)) {
       if (this.pending.get(clone.name) || names.has(clone.name)) continue;
       log(
@@ -516,30 +529,38 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const datacenters = this.datacenterName
       ? [await this.inventory.datacenter(this.datacenterName)]
       : await this.inventory.datacenters();
-    const paths = options.properties ? [...VM_PATHS, ...VM_DETAIL_PATHS] : VM_PATHS;
+    const withDetails = options.properties === true;
+    const paths = withDetails ? [...VM_PATHS, ...VM_DETAIL_PATHS] : VM_PATHS;
+    // Each VM becomes its row as soon as it is decoded: only the rows are kept, not the VMs'
+    // properties (a 10,000-VM describe kept both, which set its peak memory: P5).
     const perDc = await Promise.all(
       datacenters.map(async (dc) => {
-        const objects = group
-          ? await this.groupVms(dc, group, paths, options.signal)
-          : await this.client.collector.find(
+        const toRow = (o: ObjectProperties): ListedVm => {
+          const description = this.describeVm(dc, o, group, withDetails);
+          return { name: description ? description.ID : o.props.get('name'), description };
+        };
+        return group
+          ? await this.groupVms(dc, group, paths, toRow, options.signal)
+          : await this.client.collector.findMapped(
               dc.vmFolder,
               'VirtualMachine',
               paths,
+              (object) =>
+                object.obj.type === 'VirtualMachine' ? toRow(toObjectProperties(object)) : undefined,
               signalOption(options.signal),
             );
-        return objects.map((o) => ({ dc, o }));
       }),
     );
     const out: InstanceDescription[] = [];
     const listed = new Set<string>();
-    for (const { dc, o } of perDc.flat()) {
-      if (o.obj.type !== 'VirtualMachine') continue;
-      const description = this.describeVm(dc, o, group, options.properties === true);
-      if (!description) continue;
-      if (!Object.entries(tags).every(([k, v]) => description.Tags[k] === v)) continue;
-      if (listed.has(description.ID)) continue;
-      listed.add(description.ID);
-      out.push(description);
+    for (const rows of perDc) {
+      for (const { description } of rows) {
+        if (!description) continue;
+        if (!Object.entries(tags).every(([k, v]) => description.Tags[k] === v)) continue;
+        if (listed.has(description.ID)) continue;
+        listed.add(description.ID);
+        out.push(description);
+      }
     }
     out.push(...this.pending.describe(tags, listed));
     return out;
@@ -550,17 +571,19 @@ export class VSphereInstanceProvider implements InstancePlugin {
     dc: DatacenterInfo,
     group: string,
     paths: string[],
+    toRow: (o: ObjectProperties) => ListedVm,
     signal: AbortSignal | undefined,
-  ): Promise<ObjectProperties[]> {
-    const out: ObjectProperties[] = [];
+  ): Promise<ListedVm[]> {
+    const out: ListedVm[] = [];
     for (const base of this.seenBaseFolders) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const folder = await this.folders.find(dc, group, base);
         if (!folder) break;
-        const objects = await this.folderContents(folder, paths, signal);
-        if (objects) {
-          if (!folder.shared) await this.recoverRunningClones(folder, group, objects);
-          out.push(...objects);
+        const rows = await this.folderContents(folder, paths, toRow, signal);
+        if (rows) {
+          if (!folder.shared)
+            await this.recoverRunningClones(folder, group, new Set(rows.map((r) => r.name)));
+          for (const row of rows) out.push(row);
           break;
         }
         // The cached folder was deleted, renamed or moved: look it up again, once.
@@ -573,11 +596,13 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private async folderContents(
     folder: GroupFolder,
     paths: string[],
+    toRow: (o: ObjectProperties) => ListedVm,
     signal: AbortSignal | undefined,
-  ): Promise<ObjectProperties[] | undefined> {
-    let objects: ObjectProperties[];
+  ): Promise<ListedVm[] | undefined> {
+    let self: ObjectProperties | undefined;
+    let rows: ListedVm[];
     try {
-      objects = await this.client.collector.retrieve(
+      rows = await this.client.collector.retrieveMapped(
         [
           {
             propSet: [
@@ -601,13 +626,17 @@ export class VSphereInstanceProvider implements InstancePlugin {
             ],
           },
         ],
+        (object) => {
+          if (object.obj.type === 'VirtualMachine') return toRow(toObjectProperties(object));
+          if (object.obj.equals(folder.ref)) self = toObjectProperties(object);
+          return undefined;
+        },
         signalOption(signal),
       );
     } catch (error) {
       if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
       throw error;
     }
-    const self = objects.find((o) => o.obj.equals(folder.ref));
     const parent = self?.props.get('parent');
     if (
       !self ||
@@ -617,7 +646,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     ) {
       return undefined;
     }
-    return objects.filter((o) => o.obj.type === 'VirtualMachine');
+    return rows;
   }
 
   private describeVm(
@@ -633,13 +662,15 @@ export class VSphereInstanceProvider implements InstancePlugin {
     if (group !== undefined && !belongsToGroup(decoded, group)) return undefined;
     const meta = decoded.metadata;
     const guestIp = (o.props.get('guest.ipAddress') as string | undefined) ?? '';
+    // Own copies of what is cut from the response: a description outlives the describe, and a
+    // slice would keep the piece of the answer it came from (or the whole notes) alive with it.
     const tags: Record<string, string> = {
       ...meta.tags,
-      [InfraKitTags.group]: meta.group,
-      [this.configHashTag]: meta.configHash,
-      guestIP: guestIp,
+      [InfraKitTags.group]: ownCopy(meta.group),
+      [this.configHashTag]: ownCopy(meta.configHash),
+      guestIP: ownCopy(guestIp),
     };
-    const description: InstanceDescription = { ID: name, Tags: tags };
+    const description: InstanceDescription = { ID: ownCopy(name), Tags: tags };
     const logicalId = meta.logicalId ?? meta.tags[InfraKitTags.logicalId];
     if (logicalId) description.LogicalID = logicalId;
     if (withDetails) {
