@@ -227,7 +227,17 @@ export class XmlScanner {
   /** Reads the next piece of the document. */
   write(piece: string): void {
     if (this.#ended) throw new DecodeError('XML scanner: write after end');
-    this.#scan(piece, false);
+    let rest = piece;
+    if (this.#pending !== '') {
+      // Finish the held tail with the head of this piece alone, then read the rest as it is:
+      // joining the tail to the whole piece would copy every piece of a large answer once more.
+      const gt = piece.indexOf('>');
+      if (gt >= 0 && gt < piece.length - 1) {
+        this.#scan(piece.slice(0, gt + 1), false);
+        rest = piece.slice(gt + 1);
+      }
+    }
+    this.#scan(rest, false);
   }
 
   /**
