@@ -7,16 +7,32 @@ import { basename, resolve } from 'node:path';
 import { ValidationError, VSphereError } from '../errors.ts';
 import { FileExistsError } from '../provider/upload.ts';
 import { InfraKitTags, type InstanceSpec, type JsonValue } from '../spi/instance.ts';
-import { booleanFlag, type FlagSpec, listFlag, parsePairs, stringFlag, UsageError } from './cli-args.ts';
+import {
+  booleanFlag,
+  type FlagSpec,
+  listFlag,
+  type ParsedArgs,
+  parsePairs,
+  stringFlag,
+  UsageError,
+} from './cli-args.ts';
 import {
   type Command,
+  type CommandContext,
   positionals,
   readJsonInput,
   setupLogging,
   withProvider,
   writeJson,
 } from './cli-command.ts';
-import { CONNECTION_FLAGS, HELP_FLAG, LOG_LEVEL_FLAG, PLACEMENT_FLAGS, TYPE_FLAG } from './cli-options.ts';
+import {
+  type CliProvider,
+  CONNECTION_FLAGS,
+  HELP_FLAG,
+  LOG_LEVEL_FLAG,
+  PLACEMENT_FLAGS,
+  TYPE_FLAG,
+} from './cli-options.ts';
 import { ExitCode, instanceTable, ProgressReporter } from './cli-output.ts';
 
 const JSON_FLAG: FlagSpec = { name: 'json', type: 'boolean', help: 'print JSON instead of text' };
@@ -170,12 +186,26 @@ export const destroyCommand: Command = {
     const [id] = positionals(parsed, ['<id>'], 'destroy');
     setupLogging(parsed, ctx, 'error');
     const reason = (stringFlag(parsed, 'reason') ?? 'terminate') as 'terminate' | 'rolling_update';
-    await withProvider(parsed, ctx, 'destroy', (provider) => provider.destroy(id!, { Reason: reason }));
-    if (booleanFlag(parsed, 'json') === true) writeJson(ctx, { ID: id, OK: true });
-    else ctx.io.stdout.write(`destroyed ${id}\n`);
-    return ExitCode.ok;
+    return runAndReport(parsed, ctx, 'destroy', (provider) => provider.destroy(id!, { Reason: reason }), {
+      json: { ID: id, OK: true },
+      text: `destroyed ${id}`,
+    });
   },
 };
+
+/** Runs one provider call and says it was done: `json` with --json, the `text` line otherwise. */
+async function runAndReport(
+  parsed: ParsedArgs,
+  ctx: CommandContext,
+  command: string,
+  call: (provider: CliProvider) => Promise<unknown>,
+  done: { json: Record<string, unknown>; text: string },
+): Promise<number> {
+  await withProvider(parsed, ctx, command, call);
+  if (booleanFlag(parsed, 'json') === true) writeJson(ctx, done.json);
+  else ctx.io.stdout.write(`${done.text}\n`);
+  return ExitCode.ok;
+}
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -192,10 +222,10 @@ export const validateCommand: Command = {
     setupLogging(parsed, ctx, 'error');
     const raw = await readJsonInput(source!, ctx, 'validate');
     const properties = isObject(raw) && isObject(raw.Properties) ? raw.Properties : raw;
-    await withProvider(parsed, ctx, 'validate', (provider) => provider.validate(properties));
-    if (booleanFlag(parsed, 'json') === true) writeJson(ctx, { OK: true });
-    else ctx.io.stdout.write('OK\n');
-    return ExitCode.ok;
+    return runAndReport(parsed, ctx, 'validate', (provider) => provider.validate(properties), {
+      json: { OK: true },
+      text: 'OK',
+    });
   },
 };
 
@@ -213,10 +243,10 @@ export const labelCommand: Command = {
     if (pairs.length === 0) throw new UsageError('missing K=V: give at least one label', 'label');
     setupLogging(parsed, ctx, 'error');
     const labels = parsePairs(pairs, 'label', 'label');
-    await withProvider(parsed, ctx, 'label', (provider) => provider.label(id, labels));
-    if (booleanFlag(parsed, 'json') === true) writeJson(ctx, { ID: id, OK: true });
-    else ctx.io.stdout.write(`labelled ${id}\n`);
-    return ExitCode.ok;
+    return runAndReport(parsed, ctx, 'label', (provider) => provider.label(id, labels), {
+      json: { ID: id, OK: true },
+      text: `labelled ${id}`,
+    });
   },
 };
 
