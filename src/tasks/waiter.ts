@@ -373,24 +373,16 @@ export class TaskWaiter {
     const lane =
       (entry.scope && (await this.scopeLane(entry.scope))) ??
       (entry.ownCollector ? this.reserve(await this.newLane(true)) : await this.idleLane());
+    const propSet = [{ type: 'Task', pathSet: TASK_PATHS }];
+    const objectSet = [{ obj: entry.task, skip: false }];
+    if (entry.also) {
+      propSet.push({ type: entry.also.obj.type, pathSet: entry.also.paths });
+      objectSet.push({ obj: entry.also.obj, skip: false });
+    }
     try {
       const filter = await this.session.invoke<ManagedObjectReference>('CreateFilter', {
         _this: lane.collector,
-        spec: entry.also
-          ? {
-              propSet: [
-                { type: 'Task', pathSet: TASK_PATHS },
-                { type: entry.also.obj.type, pathSet: entry.also.paths },
-              ],
-              objectSet: [
-                { obj: entry.task, skip: false },
-                { obj: entry.also.obj, skip: false },
-              ],
-            }
-          : {
-              propSet: [{ type: 'Task', pathSet: TASK_PATHS }],
-              objectSet: [{ obj: entry.task, skip: false }],
-            },
+        spec: { propSet, objectSet },
         partialUpdates: false,
       });
       this.stats.filtersCreated += 1;
@@ -565,9 +557,8 @@ export class TaskWaiter {
     setTimeout(() => {
       if (lane.entries.size > 0 || lane.adding > 0 || lane.polling || lane.loop || !this.lanes.includes(lane))
         return;
-      this.lanes = this.lanes.filter((l) => l !== lane);
-      if (lane.generation !== this.session.generation || this.session.isClosed) return;
-      this.session.invoke('DestroyPropertyCollector', { _this: lane.collector }).catch(() => undefined);
+      this.dropLane(lane);
+      this.destroyCollector(lane);
     }, LANE_IDLE_MS).unref();
   }
 
