@@ -127,18 +127,14 @@ abstract class VmBuilder {
     const scope = this.client.tasks.scope();
     this.scopes.set(req, scope);
     try {
-      return await this.buildIn(req, resolved, scope);
+      return await this.buildIn(req, resolved);
     } finally {
       scope.close();
       this.scopes.delete(req);
     }
   }
 
-  private async buildIn(
-    req: BuildRequest,
-    resolved: Resolved,
-    scope: WaitScope,
-  ): Promise<ManagedObjectReference> {
+  private async buildIn(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference> {
     req.onProgress?.({ phase: 'create' });
     let vm = await this.create(req, resolved);
     try {
@@ -155,7 +151,7 @@ abstract class VmBuilder {
       }
       if (req.props.powerOn) {
         req.onProgress?.({ phase: 'power-on' });
-        await this.vmOps.powerOn(vm, req.signal, scope);
+        await this.vmOps.powerOn(vm, req.signal, this.scopes.get(req));
       }
       return vm;
     } catch (error) {

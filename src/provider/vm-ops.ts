@@ -6,7 +6,7 @@
 import type { VSphereClient } from '../client.ts';
 import { VSphereError } from '../errors.ts';
 import { logger } from '../log.ts';
-import { TaskFailedError, type WaitScope } from '../tasks/waiter.ts';
+import { TaskFailedError, type WaitOptions, type WaitScope } from '../tasks/waiter.ts';
 import { type ManagedObjectReference, VimFault } from '../vim25/index.ts';
 
 const log = logger('infrakit:vsphere:vm');
@@ -42,18 +42,18 @@ export class VmOps {
     params: Record<string, unknown>,
     description: string,
     signal?: AbortSignal,
-    scope?: WaitScope,
+    wait: Pick<WaitOptions, 'scope' | 'ownCollector'> = {},
   ): Promise<T> {
-    const task = await this.client.session.invoke<ManagedObjectReference>(
-      method,
-      params,
-      signal ? { signal } : {},
-    );
-    return this.client.tasks.wait<T>(task, {
-      description,
-      ...(signal ? { signal } : {}),
-      ...(scope ? { scope } : {}),
-    });
+    const task = await this.startTask(method, params, signal);
+    return this.client.tasks.wait<T>(task, { description, ...(signal ? { signal } : {}), ...wait });
+  }
+
+  private startTask(
+    method: string,
+    params: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<ManagedObjectReference> {
+    return this.client.session.invoke<ManagedObjectReference>(method, params, signal ? { signal } : {});
   }
 
   async reconfigure(
@@ -80,7 +80,7 @@ export class VmOps {
     paths: string[],
     scope?: WaitScope,
   ): Promise<Map<string, unknown>> {
-    const task = await this.client.session.invoke<ManagedObjectReference>('ReconfigVM_Task', {
+    const task = await this.startTask('ReconfigVM_Task', {
       _this: vm,
       spec: { _type: 'VirtualMachineConfigSpec', ...spec },
     });
@@ -106,7 +106,9 @@ export class VmOps {
   /** Powers on; a VM already on is fine. */
   async powerOn(vm: ManagedObjectReference, signal?: AbortSignal, scope?: WaitScope): Promise<void> {
     try {
-      await this.runTask('PowerOnVM_Task', { _this: vm }, `power-on of ${vm.value}`, signal, scope);
+      await this.runTask('PowerOnVM_Task', { _this: vm }, `power-on of ${vm.value}`, signal, {
+        ...(scope ? { scope } : {}),
+      });
     } catch (error) {
       if (isFault(error, 'InvalidPowerState') && (await this.powerState(vm)) === 'poweredOn') return;
       throw error;
@@ -155,17 +157,10 @@ export class VmOps {
   /** Destroys the VM; one that is already gone is fine. Returns false when it was already gone. */
   async destroy(vm: ManagedObjectReference, signal?: AbortSignal): Promise<boolean> {
     try {
-      const task = await this.client.session.invoke<ManagedObjectReference>(
-        'Destroy_Task',
-        { _this: vm },
-        signal ? { signal } : {},
-      );
       // Destroys come in bursts (a group scaled down) while the inventory changes fast: a
       // collector of their own keeps each wait from paying for the others' changes (P3).
-      await this.client.tasks.wait(task, {
-        description: `destroy of ${vm.value}`,
+      await this.runTask('Destroy_Task', { _this: vm }, `destroy of ${vm.value}`, signal, {
         ownCollector: true,
-        ...(signal ? { signal } : {}),
       });
       return true;
     } catch (error) {
