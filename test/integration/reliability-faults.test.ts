@@ -23,6 +23,7 @@ import {
   vmNamesInFolder,
 } from '../reliability/harness.ts';
 import { runSeed } from '../reliability/rng.ts';
+import { destroyInStorm, provisionAndLabelInStorm, type StormNote } from '../reliability/scenarios.ts';
 import { SecretWatch } from '../reliability/secrets.ts';
 
 const watch = new SecretWatch().captureDebug().secret(PASSWORD);
@@ -384,36 +385,24 @@ describe('lost answers', () => {
     const p = rig.provider();
     const group = 'storm';
     const tags = groupTags(group);
-    rig.proxy.reseed(seed);
-    rig.proxy.setRules([
-      { fault: { kind: 'latency', ms: 3, jitterMs: 3 } },
-      { rate: 0.03, fault: { kind: 'reset' } },
-      { rate: 0.03, fault: { kind: 'status', status: 503 } },
-      { rate: 0.03, fault: { kind: 'drop' } },
-      { rate: 0.03, fault: { kind: 'truncate' } },
-    ]);
-    const ids: string[] = [];
     const failures: string[] = [];
-    const note = (what: string, error: unknown) => {
-      watch.error(what, error);
-      failures.push(`${what}: ${describeError(error)}`);
-      assert.ok(error instanceof VSphereError, `${what}: untyped ${String(error)}`);
+    const note: StormNote = (what, id, error) => {
+      const call = id === undefined ? what : `${what} ${id}`;
+      watch.error(call, error);
+      failures.push(`${call}: ${describeError(error)}`);
+      assert.ok(error instanceof VSphereError, `${call}: untyped ${String(error)}`);
     };
-    for (let batch = 0; batch < 6; batch++) {
-      const outcomes = await Promise.all(
-        Array.from({ length: 4 }, () => settle(p.provision({ Tags: tags, Properties: cloneProps }))),
-      );
-      for (const o of outcomes) {
-        if (o.ok) ids.push(o.value);
-        else note('provision', o.error);
-      }
-    }
-    for (const id of ids) {
-      const o = await settle(p.label(id, { checked: 'yes' }));
-      if (!o.ok) note(`label ${id}`, o.error);
-    }
+    const { ids } = await provisionAndLabelInStorm({
+      rig,
+      provider: p,
+      tags,
+      provisions: 24,
+      batch: 4,
+      labels: { checked: 'yes' },
+      seed,
+      note,
+    });
     const faults = rig.proxy.totals.faults;
-    rig.proxy.setRules([]);
     t.diagnostic(
       `seed ${seed}: ${rig.proxy.events.length} faults injected in total; ${ids.length}/24 provisions succeeded; failures: ${failures.length}`,
     );
@@ -427,20 +416,8 @@ describe('lost answers', () => {
     );
     assert.deepEqual((await p.describe(tags)).map((d) => d.ID).sort(), [...ids].sort());
     assert.equal(await foldersNamed(rig.admin, group), 1);
-    // Destroy under the same faults, retrying what fails as a group controller would.
-    rig.proxy.setRules([
-      { rate: 0.05, fault: { kind: 'reset' } },
-      { rate: 0.05, fault: { kind: 'drop' } },
-    ]);
-    for (const id of ids) {
-      for (let attempt = 1; ; attempt++) {
-        const o = await settle(p.destroy(id));
-        if (o.ok) break;
-        note(`destroy ${id}`, o.error);
-        assert.ok(attempt < 6, `destroy ${id} failed ${attempt} times`);
-      }
-    }
-    rig.proxy.setRules([]);
+    // Destroy under faults, retrying what fails as a group controller would.
+    await destroyInStorm({ rig, provider: p, ids, concurrency: 1, attempts: 6, note });
     assert.deepEqual(await vmNamesInFolder(rig, group), [], 'no VM of ours is left');
     await p.close();
   });

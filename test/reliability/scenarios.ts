@@ -2,8 +2,9 @@
  * Long-running scenarios shared by the CI tests (short) and `npm run soak` (long): the same code
  * with a different duration, so what CI checks is what the soak run stresses.
  */
+import assert from 'node:assert/strict';
 import type { VSphereInstanceProvider } from '../../src/index.ts';
-import { cloneProps, describeError, groupTags, type Rig, sleep } from './harness.ts';
+import { cloneProps, describeError, groupTags, type Rig, settle, sleep } from './harness.ts';
 import { seededRandom } from './rng.ts';
 
 export interface CycleOptions {
@@ -134,4 +135,96 @@ export function percentiles(values: number[]): { n: number; p50: number; p95: nu
   const at = (q: number) =>
     Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
   return { n: sorted.length, p50: at(0.5), p95: at(0.95), max: Math.round(sorted.at(-1) ?? 0) };
+}
+
+/** Reports a failed call of a storm: `what` is `provision`, `label` or `destroy`. */
+export type StormNote = (
+  what: 'provision' | 'label' | 'destroy',
+  id: string | undefined,
+  error: unknown,
+) => void;
+
+export interface StormOptions {
+  rig: Rig;
+  provider: VSphereInstanceProvider;
+  tags: Record<string, string>;
+  /** Provisions in all, made `batch` at a time. */
+  provisions: number;
+  batch: number;
+  /** Labels put on every instance made. */
+  labels: Record<string, string>;
+  /** Seeds the proxy's choice of calls to fault. */
+  seed: number;
+  note: StormNote;
+}
+
+/**
+ * The seeded fault storm: with latency on every call and 3 % each of resets, 503s, answers
+ * dropped after vCenter acted and truncated bodies, provisions in batches then labels each
+ * instance made. Returns the instances provision returned and the faults injected meanwhile;
+ * the rules are cleared at the end.
+ */
+export async function provisionAndLabelInStorm(
+  o: StormOptions,
+): Promise<{ ids: string[]; injected: number }> {
+  o.rig.proxy.reseed(o.seed);
+  o.rig.proxy.setRules([
+    { fault: { kind: 'latency', ms: 3, jitterMs: 3 } },
+    { rate: 0.03, fault: { kind: 'reset' } },
+    { rate: 0.03, fault: { kind: 'status', status: 503 } },
+    { rate: 0.03, fault: { kind: 'drop' } },
+    { rate: 0.03, fault: { kind: 'truncate' } },
+  ]);
+  const faultsBefore = o.rig.proxy.totals.faults;
+  const ids: string[] = [];
+  for (let done = 0; done < o.provisions; done += o.batch) {
+    const outcomes = await Promise.all(
+      Array.from({ length: Math.min(o.batch, o.provisions - done) }, () =>
+        settle(o.provider.provision({ Tags: o.tags, Properties: cloneProps })),
+      ),
+    );
+    for (const outcome of outcomes) {
+      if (outcome.ok) ids.push(outcome.value);
+      else o.note('provision', undefined, outcome.error);
+    }
+  }
+  for (const id of ids) {
+    const outcome = await settle(o.provider.label(id, o.labels));
+    if (!outcome.ok) o.note('label', id, outcome.error);
+  }
+  const injected = o.rig.proxy.totals.faults - faultsBefore;
+  o.rig.proxy.setRules([]);
+  return { ids, injected };
+}
+
+/**
+ * Destroys `ids`, `concurrency` at a time, while 5 % of calls are reset and 5 % of answers
+ * dropped, retrying each as a group controller would (at most `attempts` tries); the rules are
+ * cleared at the end.
+ */
+export async function destroyInStorm(o: {
+  rig: Rig;
+  provider: VSphereInstanceProvider;
+  ids: string[];
+  concurrency: number;
+  attempts: number;
+  note: StormNote;
+}): Promise<void> {
+  o.rig.proxy.setRules([
+    { rate: 0.05, fault: { kind: 'reset' } },
+    { rate: 0.05, fault: { kind: 'drop' } },
+  ]);
+  for (let i = 0; i < o.ids.length; i += o.concurrency) {
+    await Promise.all(
+      o.ids.slice(i, i + o.concurrency).map(async (id) => {
+        for (let attempt = 1; ; attempt++) {
+          const outcome = await settle(o.provider.destroy(id));
+          if (outcome.ok) return;
+          o.note('destroy', id, outcome.error);
+          assert.ok(attempt < o.attempts, `destroy ${id} failed ${attempt} times`);
+        }
+      }),
+    );
+  }
+  o.rig.proxy.setRules([]);
 }

@@ -8,16 +8,15 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, it } from 'node:test';
 import { VSphereError } from '../../src/index.ts';
 import {
-  cloneProps,
   describeError,
   foldersNamed,
   groupTags,
   PASSWORD,
   type Rig,
-  settle,
   startRig,
   vmNamesInFolder,
 } from '../reliability/harness.ts';
+import { destroyInStorm, provisionAndLabelInStorm, type StormNote } from '../reliability/scenarios.ts';
 import { SecretWatch } from '../reliability/secrets.ts';
 
 const PROVISIONS = Number(process.env.RELIABILITY_SOAK_PROVISIONS ?? 200);
@@ -39,60 +38,27 @@ for (const seed of SEEDS) {
     const p = rig.provider();
     const group = `soak-storm-${seed}`;
     const tags = groupTags(group);
-    rig.proxy.reseed(seed);
-    rig.proxy.setRules([
-      { fault: { kind: 'latency', ms: 3, jitterMs: 3 } },
-      { rate: 0.03, fault: { kind: 'reset' } },
-      { rate: 0.03, fault: { kind: 'status', status: 503 } },
-      { rate: 0.03, fault: { kind: 'drop' } },
-      { rate: 0.03, fault: { kind: 'truncate' } },
-    ]);
-    const faultsBefore = rig.proxy.totals.faults;
-    const ids: string[] = [];
     const failures = new Map<string, number>();
-    const note = (what: string, error: unknown) => {
+    const note: StormNote = (what, _id, error) => {
       watch.error(what, error);
       assert.ok(error instanceof VSphereError, `${what}: ${describeError(error)}`);
       failures.set(`${what} ${error.code}`, (failures.get(`${what} ${error.code}`) ?? 0) + 1);
     };
     const started = performance.now();
-    for (let done = 0; done < PROVISIONS; done += 8) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(8, PROVISIONS - done) }, () =>
-          settle(p.provision({ Tags: tags, Properties: cloneProps })),
-        ),
-      );
-      for (const o of batch) {
-        if (o.ok) ids.push(o.value);
-        else note('provision', o.error);
-      }
-    }
-    for (const id of ids) {
-      const o = await settle(p.label(id, { soak: 'yes' }));
-      if (!o.ok) note('label', o.error);
-    }
-    const injected = rig.proxy.totals.faults - faultsBefore;
-    rig.proxy.setRules([]);
+    const { ids, injected } = await provisionAndLabelInStorm({
+      rig,
+      provider: p,
+      tags,
+      provisions: PROVISIONS,
+      batch: 8,
+      labels: { soak: 'yes' },
+      seed,
+      note,
+    });
     const inFolder = await vmNamesInFolder(rig, group);
     assert.deepEqual(inFolder.sort(), [...ids].sort(), 'no duplicate, no leak');
     assert.equal(await foldersNamed(rig.admin, group), 1);
-    rig.proxy.setRules([
-      { rate: 0.05, fault: { kind: 'reset' } },
-      { rate: 0.05, fault: { kind: 'drop' } },
-    ]);
-    for (let i = 0; i < ids.length; i += 8) {
-      await Promise.all(
-        ids.slice(i, i + 8).map(async (id) => {
-          for (let attempt = 1; ; attempt++) {
-            const o = await settle(p.destroy(id));
-            if (o.ok) return;
-            note('destroy', o.error);
-            assert.ok(attempt < 8, `destroy ${id} kept failing`);
-          }
-        }),
-      );
-    }
-    rig.proxy.setRules([]);
+    await destroyInStorm({ rig, provider: p, ids, concurrency: 8, attempts: 8, note });
     assert.deepEqual(await vmNamesInFolder(rig, group), []);
     t.diagnostic(
       `SOAK faults seed ${seed}: ${ids.length}/${PROVISIONS} provisions succeeded, ${injected} faults injected (latency included), ` +
