@@ -65,6 +65,7 @@ export { InfraKitTags } from './spi/instance.ts';
 export {
   type ResultWithProperties,
   TaskFailedError,
+  TaskOutcomeUnknownError,
   TaskWaiter,
   type WaitOptions,
   WaitScope,

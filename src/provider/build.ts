@@ -9,7 +9,7 @@ import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
 import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
-import type { WaitScope } from '../tasks/waiter.ts';
+import { TaskOutcomeUnknownError, type WaitScope } from '../tasks/waiter.ts';
 import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import {
@@ -24,7 +24,7 @@ import {
 } from './devices.ts';
 import type { GroupFolder } from './folders.ts';
 import type { VMProperties } from './properties.ts';
-import { VerificationError, type VmOps } from './vm-ops.ts';
+import { isFault, VerificationError, type VmOps } from './vm-ops.ts';
 
 const log = logger('infrakit:vsphere:build');
 
@@ -233,12 +233,34 @@ abstract class VmBuilder {
       return found;
     }
     const scope = this.scopes.get(req);
-    return this.client.tasks.wait<ManagedObjectReference>(task, {
-      description,
-      ...(req.signal ? { signal: req.signal } : {}),
-      ...(scope ? { scope } : {}),
-      onProgress: (percent) => req.onProgress?.({ phase, percent }),
-    });
+    try {
+      return await this.client.tasks.wait<ManagedObjectReference>(task, {
+        description,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(scope ? { scope } : {}),
+        onProgress: (percent) => req.onProgress?.({ phase, percent }),
+      });
+    } catch (error) {
+      if (!(error instanceof TaskOutcomeUnknownError)) throw error;
+      // The task is gone (vCenter restarted under it): what it made, if anything, is found by
+      // the VM's name, which is this provision's alone.
+      const found = await this.inventory.findChild(req.folder.ref, req.name).catch((lookupError) => {
+        if (isFault(lookupError, 'ManagedObjectNotFound')) return undefined;
+        throw lookupError;
+      });
+      if (found?.type === 'VirtualMachine') {
+        log(
+          '%s: its creation task vanished, but the VM exists as %s; going on with it',
+          req.name,
+          found.value,
+        );
+        return found;
+      }
+      throw new TaskOutcomeUnknownError(task, description, {
+        cause: error.cause,
+        checked: `no VM named ${req.name} in group folder ${req.folder.name} (or the folder is gone too), so none was made`,
+      });
+    }
   }
 
   /** Waits until no creation task on `entity` runs, then finds `req.name` in the group folder. */

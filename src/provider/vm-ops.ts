@@ -130,10 +130,17 @@ export class VmOps {
    * cleanly), polling until off or `timeoutMs`, then a hard power-off.
    */
   async stop(vm: ManagedObjectReference, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const [info] = await this.client.collector.properties(
-      [vm],
-      ['runtime.powerState', 'guest.toolsRunningStatus'],
-    );
+    let info: Awaited<ReturnType<VSphereClient['collector']['properties']>>[number] | undefined;
+    try {
+      [info] = await this.client.collector.properties(
+        [vm],
+        ['runtime.powerState', 'guest.toolsRunningStatus'],
+      );
+    } catch (error) {
+      // A VM that is gone needs no stopping; destroy then says it was already gone.
+      if (isFault(error, 'ManagedObjectNotFound')) return;
+      throw error;
+    }
     if (info?.props.get('runtime.powerState') !== 'poweredOn') return;
     if (timeoutMs > 0 && info.props.get('guest.toolsRunningStatus') === 'guestToolsRunning') {
       try {

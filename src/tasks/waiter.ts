@@ -14,12 +14,7 @@ import { logger } from '../log.ts';
 import { PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
-import {
-  type ManagedObjectReference,
-  redactSessionIds,
-  VimFault,
-  vimFaultFromLocalized,
-} from '../vim25/index.ts';
+import { ManagedObjectReference, redactSessionIds, VimFault, vimFaultFromLocalized } from '../vim25/index.ts';
 import type { UpdateSet } from '../vim25/types.ts';
 
 const log = logger('infrakit:vsphere:tasks');
@@ -31,6 +26,30 @@ export class TaskFailedError extends VSphereError {
   constructor(task: ManagedObjectReference, description: string, fault: VimFault) {
     super('TASK_FAILED', `${description} failed: ${fault.message}`, { cause: fault });
     this.fault = fault;
+    this.task = task;
+  }
+}
+
+/**
+ * vCenter no longer knows the task (it restarted, or the task aged out of its memory): whether
+ * the work was done cannot be read from the task. The caller looks for its result instead.
+ */
+export class TaskOutcomeUnknownError extends VSphereError {
+  readonly task: ManagedObjectReference;
+  /**
+   * @param checked - what the caller looked at instead, in words (e.g. `no VM named vm-1 in its
+   *   folder`), appended to the message
+   */
+  constructor(
+    task: ManagedObjectReference,
+    description: string,
+    options: { cause?: unknown; checked?: string } = {},
+  ) {
+    super(
+      'TASK_OUTCOME_UNKNOWN',
+      `${description}: vCenter no longer knows task ${task.value} (restarted?), so its outcome is unknown${options.checked ? `; checked: ${options.checked}` : ''}`,
+      { cause: options.cause },
+    );
     this.task = task;
   }
 }
@@ -113,6 +132,8 @@ interface Watched {
   reject: (error: Error) => void;
   onProgress: ((percent: number) => void) | undefined;
   description: string;
+  /** Re-watches in a row without a poll that went through (bounded: see MAX_REWATCHES). */
+  rewatches: number;
   cleanup: () => void;
 }
 
@@ -149,6 +170,23 @@ const LANE_IDLE_MS = 500;
 
 /** Polls in a row whose answer may be retried before the waiters fail with the cause. */
 const MAX_LOST_POLLS = 5;
+
+/**
+ * Times one wait may be moved to a new collector without a poll going through in between. A
+ * collector vanishes with its session or with vCenter itself; more than a few in a row means
+ * something else is wrong, and re-watching again would only load a vCenter in trouble.
+ */
+const MAX_REWATCHES = 6;
+
+/** Exponential backoff with full jitter, so many waiters that failed together do not retry together. */
+function backoffMs(attempt: number, baseMs = 100, capMs = 5000): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
 
 export interface TaskWaiterOptions {
   /** Seconds one WaitForUpdatesEx may block (default 30). */
@@ -225,6 +263,7 @@ export class TaskWaiter {
         reject,
         onProgress: options.onProgress,
         description,
+        rewatches: 0,
         cleanup: () => {
           entry.settled = true;
           if (timer) clearTimeout(timer);
@@ -359,14 +398,45 @@ export class TaskWaiter {
         return;
       } catch (error) {
         if (error instanceof LaneLost) {
-          if (entry.settled || this.closed || attempt >= MAX_LOST_POLLS) throw error.fault;
+          entry.rewatches += 1;
+          if (entry.settled || this.closed || entry.rewatches > MAX_REWATCHES) throw error.fault;
+          await pause(backoffMs(entry.rewatches));
           continue;
         }
         if (entry.settled || this.closed || !answerMayBeLost(error) || attempt >= MAX_LOST_POLLS) throw error;
         log('watching %s failed (%s); trying again', entry.task.value, (error as Error).message);
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        await pause(backoffMs(attempt, 200));
       }
     }
+  }
+
+  /** Moves a wait whose collector was lost to another one, after a backoff (bounded per wait). */
+  private rewatch(entry: Watched, fault: VimFault): void {
+    entry.lane = undefined;
+    entry.filter = undefined;
+    entry.rewatches += 1;
+    if (entry.rewatches > MAX_REWATCHES) {
+      log('%s: collector lost %d times in a row; giving up', entry.description, entry.rewatches);
+      entry.cleanup();
+      entry.reject(fault);
+      return;
+    }
+    pause(backoffMs(entry.rewatches))
+      .then(() => {
+        if (entry.settled || this.closed) return;
+        return this.watchRetrying(entry);
+      })
+      .catch((watchError: Error) => {
+        entry.cleanup();
+        entry.reject(watchError);
+      });
+  }
+
+  /** Fails a wait whose task vCenter no longer knows. */
+  private taskGone(entry: Watched, fault: VimFault): void {
+    log('%s: task %s is gone (%s)', entry.description, entry.task.value, fault.faultType);
+    entry.cleanup();
+    entry.reject(new TaskOutcomeUnknownError(entry.task, entry.description, { cause: fault }));
   }
 
   private async watch(entry: Watched): Promise<void> {
@@ -397,6 +467,11 @@ export class TaskWaiter {
       lane.resync = true;
     } catch (error) {
       if (lane.own) this.destroyCollector(lane);
+      const gone = vanishedObject(error);
+      if (gone && (gone.equals(entry.task) || (entry.also && gone.equals(entry.also.obj)))) {
+        // The collector is fine; the task (or what is watched with it) is not there to watch.
+        throw new TaskOutcomeUnknownError(entry.task, entry.description, { cause: error });
+      }
       if (isLostCollector(error)) {
         // The collector is gone (its session ended while it was being made): never reuse it.
         this.dropLane(lane);
@@ -416,26 +491,31 @@ export class TaskWaiter {
     if (lane.loop) return;
     lane.loop = this.poll(lane)
       .catch((error: Error) => {
-        if (isLostCollector(error)) {
-          // The collector died with its session (re-login, vCenter restart): watch again elsewhere.
+        const gone = vanishedObject(error);
+        const goneEntries = gone
+          ? [...lane.entries].filter((e) => gone.equals(e.task) || (e.also && gone.equals(e.also.obj)))
+          : [];
+        if (goneEntries.length > 0 || isLostCollector(error)) {
+          // Either a watched object vanished (vcsim then faults every poll of the collector, so
+          // its waits fail and the others move on) or the collector died with its session or
+          // with vCenter: the others are watched again elsewhere, after a backoff, a bounded
+          // number of times.
           log(
-            'collector %s lost (%s); re-watching %d task(s)',
+            'collector %s lost (%s%s); re-watching %d task(s)',
             redactSessionIds(lane.collector.value),
             (error as VimFault).faultType,
-            lane.entries.size,
+            gone ? ` of ${gone.value}` : '',
+            lane.entries.size - goneEntries.length,
           );
           this.dropLane(lane);
           // InvalidCollectorVersion leaves the collector alive: destroy it (a no-op for a gone one).
           this.destroyCollector(lane);
-          for (const entry of lane.entries) {
-            entry.lane = undefined;
-            entry.filter = undefined;
-            this.watchRetrying(entry).catch((watchError: Error) => {
-              entry.cleanup();
-              entry.reject(watchError);
-            });
-          }
+          const entries = [...lane.entries];
           lane.entries.clear();
+          for (const entry of entries) {
+            if (goneEntries.includes(entry)) this.taskGone(entry, error as VimFault);
+            else this.rewatch(entry, error as VimFault);
+          }
           return;
         }
         // A broken poll must not strand waiters: fail them with the cause.
@@ -477,13 +557,14 @@ export class TaskWaiter {
           redactSessionIds(lane.collector.value),
           (error as Error).message,
         );
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** lane.lostPolls));
+        await pause(backoffMs(lane.lostPolls, 200));
         await this.readTasks(lane);
         continue;
       } finally {
         lane.polling = false;
       }
       lane.lostPolls = 0;
+      for (const entry of lane.entries) entry.rewatches = 0;
       if (!updates) {
         // Nothing new for a whole poll: read everything once more, in case an update was lost.
         lane.resync = true;
@@ -647,6 +728,13 @@ function isLostCollector(error: unknown): boolean {
   return (
     error instanceof VimFault && (error.is('ManagedObjectNotFound') || error.is('InvalidCollectorVersion'))
   );
+}
+
+/** The object a ManagedObjectNotFound names, when it names one. */
+function vanishedObject(error: unknown): ManagedObjectReference | undefined {
+  if (!(error instanceof VimFault) || !error.is('ManagedObjectNotFound')) return undefined;
+  const obj = error.detail.obj;
+  return obj instanceof ManagedObjectReference ? obj : undefined;
 }
 
 /** Thrown by watch() when its collector turned out to be gone: watch again elsewhere. */

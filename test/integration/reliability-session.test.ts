@@ -139,6 +139,54 @@ describe('session expiry and vCenter restarts', () => {
     }
   });
 
+  it('a restart while a background provision waits for its clone: it settles within seconds, with a bounded number of calls, and is no longer pending', async () => {
+    const slow = await startRig({ vcsim: { methodDelay: { CloneVm: 3000 } } });
+    try {
+      watch.cookiesFrom(slow.proxy);
+      const failures: unknown[] = [];
+      const provider = slow.provider({ onBackgroundError: (failure) => failures.push(failure.error) });
+      const tags = groupTags('restart-mid-wait');
+      const id = await provider.provision({ Tags: tags, Properties: cloneProps }, { wait: false });
+      const deadline = Date.now() + 10_000;
+      while (slow.proxy.count('WaitForUpdatesEx').requests === 0 && Date.now() < deadline) await sleep(20);
+      assert.ok(slow.proxy.count('WaitForUpdatesEx').requests > 0, 'the clone was being waited for');
+      await slow.sim.restart();
+      const restartedAt = Date.now();
+      const requestsAtRestart = slow.proxy.totals.requests;
+      let pending = true;
+      while (pending && Date.now() - restartedAt < 30_000) {
+        const rows = await provider
+          .describe(tags)
+          .catch(() => [{ ID: id, Tags: { 'infrakit.state': 'Provisioning' } }]);
+        pending = rows.some((row) => row.ID === id && row.Tags['infrakit.state'] === 'Provisioning');
+        if (pending) await sleep(200);
+      }
+      const settledMs = Date.now() - restartedAt;
+      const calls = slow.proxy.totals.requests - requestsAtRestart;
+      assert.equal(pending, false, 'the instance is no longer reported as provisioning');
+      assert.ok(settledMs < 30_000, `settled ${settledMs} ms after the restart`);
+      // Describes included; the waiter alone used to send about 1,000 calls a second.
+      assert.ok(calls < 300, `${calls} calls in ${settledMs} ms after the restart`);
+      const mine = await instanceVmNames(slow.sim);
+      if (failures.length > 0) {
+        const [error] = failures;
+        watch.error('background provision across a restart', error);
+        assert.ok(error instanceof VSphereError, describeError(error));
+        assert.deepEqual(mine, [], 'a provision that failed left no VM');
+      } else {
+        // The provision went on with a VM that exists: it is an instance of the group.
+        assert.deepEqual(mine, [id]);
+        assert.deepEqual(
+          (await provider.describe(tags)).map((d) => d.ID),
+          [id],
+        );
+      }
+      await provider.close();
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('keep-alive holds one session through idle periods longer than the timeout', async () => {
     const provider = rig.provider({ keepAliveMs: 600 });
     const tags = groupTags('keepalive');

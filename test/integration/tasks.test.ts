@@ -8,6 +8,7 @@ import {
   AbortError,
   ManagedObjectReference,
   TaskFailedError,
+  TaskOutcomeUnknownError,
   TaskWaiter,
   TimeoutError,
   VSphereClient,
@@ -235,6 +236,45 @@ describe('task waits', () => {
       state = await taskState(task);
     }
     assert.equal(state.cancelled, true, 'CancelTask reached vCenter');
+  });
+
+  it('a task vCenter does not know (gone with a restart) fails TASK_OUTCOME_UNKNOWN at once, without a storm of calls', async () => {
+    const before = client.transport.requestCount;
+    const started = Date.now();
+    const error = await client.tasks
+      .wait(new ManagedObjectReference('Task', 'task-987654321'), { description: 'a vanished clone' })
+      .then(
+        () => assert.fail('a wait for a task that does not exist resolved'),
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof TaskOutcomeUnknownError, `got ${String(error)}`);
+    assert.equal(error.code, 'TASK_OUTCOME_UNKNOWN');
+    assert.match(error.message, /a vanished clone: vCenter no longer knows task task-987654321/);
+    const calls = client.transport.requestCount - before;
+    // A collector, a filter, a poll and the collector's destroy: before, this re-watched in a
+    // tight loop, about 1,000 calls a second for ever.
+    assert.ok(calls <= 6, `${calls} calls`);
+    assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+  });
+
+  it('a vanished task fails only its own wait: a task polled on the same collector still resolves', async () => {
+    const task = await clone('shared-lane-survivor');
+    const [kept, gone] = await Promise.all([
+      client.tasks.wait<ManagedObjectReference>(task).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      client.tasks.wait(new ManagedObjectReference('Task', 'task-987654322')).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    ]);
+    assert.ok('value' in kept, `the real task's wait failed: ${String('error' in kept && kept.error)}`);
+    assert.equal(kept.value.type, 'VirtualMachine');
+    assert.ok(
+      'error' in gone && gone.error instanceof TaskOutcomeUnknownError,
+      'the vanished task failed typed',
+    );
   });
 
   it('serves 30 concurrent tasks with far fewer long polls than tasks', async () => {
