@@ -4,6 +4,8 @@
  * InfraKit start scripts used with the original plugin. `--` ends the flags.
  */
 
+import { parseGoDuration } from './duration.ts';
+
 /** The command line is wrong: exit code 2. */
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -153,6 +155,20 @@ export function stringFlag(parsed: ParsedArgs, name: string): string | undefined
 export function booleanFlag(parsed: ParsedArgs, name: string): boolean | undefined {
   const value = parsed.flags.get(name);
   return typeof value === 'boolean' ? value : undefined;
+}
+
+/** A duration flag's value in ms (Go syntax: `90s`, `2m`, `1h30m`); undefined when absent. */
+export function durationFlag(parsed: ParsedArgs, name: string, command?: string): number | undefined {
+  const value = stringFlag(parsed, name);
+  if (value === undefined) return undefined;
+  const ms = parseGoDuration(value);
+  if (ms === undefined) {
+    throw new UsageError(
+      `--${name} ${JSON.stringify(value)}: expected a duration such as 300ms, 90s, 2m or 1h30m`,
+      command,
+    );
+  }
+  return ms;
 }
 
 /** A list flag's values. */

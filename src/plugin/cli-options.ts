@@ -28,7 +28,8 @@ export interface CliProvider extends InstancePlugin {
   ): Promise<{ datastorePath: string; bytes: number }>;
   /** Logs in now (serve checks the credentials at start-up). */
   connect(signal?: AbortSignal): Promise<unknown>;
-  close(): Promise<void>;
+  /** Waits for work in flight at most `graceMs`, then logs out; says what was left unfinished. */
+  close(options?: { graceMs?: number }): Promise<{ unfinished: string[] } | undefined>;
 }
 
 /** Makes the provider of one subtype. */

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { VSphereError } from '../errors.ts';
 import type { InstancePlugin } from '../spi/instance.ts';
-import { booleanFlag, type FlagSpec, stringFlag, UsageError } from './cli-args.ts';
+import { booleanFlag, durationFlag, type FlagSpec, stringFlag, UsageError } from './cli-args.ts';
 import { type Command, positionals, setupLogging } from './cli-command.ts';
 import {
   type CliProvider,
@@ -39,6 +39,12 @@ const SERVE_FLAGS: readonly FlagSpec[] = [
     help: 'also serve on loopback TCP (127.0.0.1:PORT, [::1]:PORT or localhost:PORT)',
   },
   {
+    name: 'shutdown-grace',
+    type: 'string',
+    value: 'DURATION',
+    help: 'on SIGTERM/SIGINT, how long provisions and destroys in progress may take to finish before serve logs out and exits (Go duration; default 2m)',
+  },
+  {
     name: 'skip-login-check',
     type: 'boolean',
     help: 'start without logging in to vCenter first (the first call logs in)',
@@ -48,7 +54,9 @@ const SERVE_FLAGS: readonly FlagSpec[] = [
 ];
 
 const LOGIN_CHECK_TIMEOUT_MS = 30_000;
-const SHUTDOWN_GRACE_MS = 5_000;
+/** Long enough for a clone with storage offload; an operator with slow copies raises it. */
+const SHUTDOWN_GRACE_MS = 120_000;
+/** Bounds a logout when serve gives up before it served (no work can be in flight then). */
 const PROVIDER_CLOSE_MS = 10_000;
 
 /** Parses `--listen`: a loopback host and a port. */
@@ -113,6 +121,7 @@ export const serveCommand: Command = {
     const name = stringFlag(parsed, 'name') ?? DEFAULT_PLUGIN_NAME;
     const listenValue = stringFlag(parsed, 'listen');
     const listen = listenValue === undefined ? undefined : parseListen(listenValue);
+    const graceMs = durationFlag(parsed, 'shutdown-grace', 'serve') ?? SHUTDOWN_GRACE_MS;
     const subtypes = await resolveSubtypes(parsed, io, ctx.secrets, 'serve');
     setupLogging(parsed, ctx, 'info');
     const providers = new Map<string, CliProvider>();
@@ -193,14 +202,28 @@ export const serveCommand: Command = {
     }
 
     let shutdown: Promise<void> | undefined;
+    let leftUnfinished: string[] = [];
+    // Stop accepting, let requests and the vCenter work they started finish (the VMs being made
+    // get their notes, or are removed), then log out: one grace period for all of it.
     const stop = (): Promise<void> => {
       shutdown ??= (async () => {
-        io.stderr.write(`${name}: stopping\n`);
-        await Promise.allSettled([
-          running.close({ graceMs: SHUTDOWN_GRACE_MS }),
-          tcp?.close({ graceMs: SHUTDOWN_GRACE_MS }),
-        ]);
-        await closeProviders();
+        const deadline = Date.now() + graceMs;
+        io.stderr.write(
+          `${name}: stopping; waiting up to ${Math.round(graceMs / 1000)} s for work in progress\n`,
+        );
+        await Promise.allSettled([running.close({ graceMs }), tcp?.close({ graceMs })]);
+        const closed = await Promise.allSettled(
+          [...providers.values()].map((p) => p.close({ graceMs: Math.max(0, deadline - Date.now()) })),
+        );
+        leftUnfinished = closed.flatMap((c) =>
+          c.status === 'fulfilled' && c.value ? c.value.unfinished : [],
+        );
+        if (leftUnfinished.length > 0) {
+          io.stderr.write(
+            `${name}: the grace period ended while vCenter was still making ${leftUnfinished.join(', ')}; ` +
+              'they may appear without their notes (raise --shutdown-grace)\n',
+          );
+        }
         io.stderr.write(`${name}: stopped; removed ${running.socketPath}\n`);
       })();
       return shutdown;
@@ -226,6 +249,6 @@ export const serveCommand: Command = {
         else io.signal.addEventListener('abort', () => void stop().finally(done), { once: true });
       }
     });
-    return ExitCode.ok;
+    return leftUnfinished.length > 0 ? ExitCode.failed : ExitCode.ok;
   },
 };

@@ -10,7 +10,7 @@ import { ValidationError } from '../errors.ts';
 import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
 import { TaskOutcomeUnknownError, type WaitScope } from '../tasks/waiter.ts';
-import { answerMayBeLost } from '../transport/errors.ts';
+import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import {
   addIsoCdrom,
@@ -81,6 +81,8 @@ const notOurs = new WeakSet<Error>();
 const CLEANUP_ATTEMPTS = 4;
 /** Tries at finding the VM after a lost answer (each read is retried by the SOAP layer too). */
 const LOOKUP_ATTEMPTS = 8;
+/** How long a lost answer's creation task is waited for before its VM is looked up. */
+const CREATION_LOOKUP_MS = 30 * 60_000;
 
 /** Common to both ways of building: resolve, create, verify, repair, power on, clean up on failure. */
 abstract class VmBuilder {
@@ -89,6 +91,8 @@ abstract class VmBuilder {
   protected readonly vmOps: VmOps;
   /** The collector scope of each build in progress: its waits share one private collector. */
   private readonly scopes = new WeakMap<BuildRequest, WaitScope>();
+  /** Creations whose provision was aborted: followed until vCenter ends them, then removed. */
+  private readonly reaping = new Map<BuildRequest, Promise<void>>();
 
   constructor(options: VmBuilderOptions) {
     this.client = options.client;
@@ -129,8 +133,54 @@ abstract class VmBuilder {
     try {
       return await this.buildIn(req, resolved);
     } finally {
-      scope.close();
-      this.scopes.delete(req);
+      // An aborted creation is still waited for on the scope's collector.
+      const closeScope = () => {
+        scope.close();
+        this.scopes.delete(req);
+      };
+      const reaping = this.reaping.get(req);
+      if (reaping) void reaping.finally(closeScope);
+      else closeScope();
+    }
+  }
+
+  /**
+   * Resolves once every VM whose provision was aborted while vCenter was making it has been
+   * removed (or given up on, logged by name); for `close()` and shutdown.
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.reaping.values()]);
+  }
+
+  /** Names of the VMs still being made for aborted provisions, to be removed when they exist. */
+  get reapingNames(): string[] {
+    return [...this.reaping.keys()].map((req) => req.name);
+  }
+
+  /**
+   * Removes a VM this build made (stop, destroy), trying a few times: the failure that led here
+   * may be a flaky connection, which the clean-up meets too. A VM of another name (a task id
+   * reused after a vCenter restart) is never touched. Throws the last clean-up error.
+   */
+  private async removeMadeVm(req: BuildRequest, vm: ManagedObjectReference): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const name = await this.client.collector.property<string>(vm, 'name').catch((error) => {
+          if (isFault(error, 'ManagedObjectNotFound')) return req.name;
+          throw error;
+        });
+        if (name !== req.name) {
+          log('%s: %s is named %s, not ours: left alone', req.name, vm.value, name);
+          return;
+        }
+        await this.vmOps.stop(vm, 0);
+        await this.vmOps.destroy(vm);
+        return;
+      } catch (cleanupError) {
+        log('%s: cleanup attempt %d failed: %s', req.name, attempt, (cleanupError as Error).message);
+        if (attempt >= CLEANUP_ATTEMPTS) throw cleanupError;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
     }
   }
 
@@ -162,22 +212,9 @@ abstract class VmBuilder {
         vm.value,
         (error as Error).message,
       );
-      // The failure may be a flaky connection, which the clean-up meets too: try it a few times
-      // (destroying a VM that is already gone is not an error).
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await this.vmOps.stop(vm, 0);
-          await this.vmOps.destroy(vm);
-          break;
-        } catch (cleanupError) {
-          log('%s: cleanup attempt %d failed: %s', req.name, attempt, (cleanupError as Error).message);
-          if (attempt >= CLEANUP_ATTEMPTS) {
-            (error as Error & { cleanupError?: unknown }).cleanupError = cleanupError;
-            break;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-        }
-      }
+      await this.removeMadeVm(req, vm).catch((cleanupError: unknown) => {
+        (error as Error & { cleanupError?: unknown }).cleanupError = cleanupError;
+      });
       throw error;
     }
   }
@@ -198,13 +235,59 @@ abstract class VmBuilder {
     description: string,
     phase: string,
   ): Promise<ManagedObjectReference> {
+    // The call is not aborted once sent: vCenter may start the task whatever happens to the
+    // answer, and a VM it makes must then be found and removed, which needs that answer.
+    const creation = this.createAndWait(req, method, params, entity, description, phase);
+    const signal = req.signal;
+    if (!signal) return creation;
+    return new Promise<ManagedObjectReference>((resolve, reject) => {
+      const onAbort = () => {
+        reject(new AbortError(description, { cause: signal.reason }));
+        // vCenter finishes (or fails) the creation; its VM is then removed. Cancelling is no
+        // shortcut: vcsim marks a cancelled clone failed at once and still makes the VM later.
+        log('%s: provision aborted while vCenter makes it; it is removed once made', req.name);
+        const reaping = creation
+          .then(
+            (vm) => this.removeMadeVm(req, vm),
+            (error: Error) => log('%s: the aborted creation ended without a VM: %s', req.name, error.message),
+          )
+          .then(
+            () => log('%s: removed after its provision was aborted', req.name),
+            (error: Error) =>
+              log('%s: could NOT remove it after its provision was aborted: %s', req.name, error.message),
+          )
+          .finally(() => this.reaping.delete(req));
+        this.reaping.set(req, reaping);
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      creation.then(
+        (vm) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(vm);
+        },
+        (error: Error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private async createAndWait(
+    req: BuildRequest,
+    method: string,
+    params: Record<string, unknown>,
+    entity: ManagedObjectReference,
+    description: string,
+    phase: string,
+  ): Promise<ManagedObjectReference> {
     let task: ManagedObjectReference;
     try {
-      task = await this.client.session.invoke<ManagedObjectReference>(
-        method,
-        params,
-        req.signal ? { signal: req.signal } : {},
-      );
+      task = await this.client.session.invoke<ManagedObjectReference>(method, params);
     } catch (error) {
       if (!answerMayBeLost(error)) throw error;
       log(
@@ -216,12 +299,13 @@ abstract class VmBuilder {
       // The look-up meets the same flaky connection: it only reads, so it may try for longer than
       // the SOAP layer's own retries before the VM is given up on.
       let found: ManagedObjectReference | undefined;
+      const deadline = Date.now() + CREATION_LOOKUP_MS;
       for (let attempt = 1; ; attempt += 1) {
         try {
-          found = await this.findAfterLostAnswer(req, entity);
+          found = await this.findAfterLostAnswer(req, entity, deadline);
           break;
         } catch (lookupError) {
-          if (!answerMayBeLost(lookupError) || attempt >= LOOKUP_ATTEMPTS || req.signal?.aborted) {
+          if (!answerMayBeLost(lookupError) || attempt >= LOOKUP_ATTEMPTS || Date.now() >= deadline) {
             log('%s: looking for it failed (%s); it may exist', req.name, (lookupError as Error).message);
             throw error;
           }
@@ -236,7 +320,6 @@ abstract class VmBuilder {
     try {
       return await this.client.tasks.wait<ManagedObjectReference>(task, {
         description,
-        ...(req.signal ? { signal: req.signal } : {}),
         ...(scope ? { scope } : {}),
         onProgress: (percent) => req.onProgress?.({ phase, percent }),
       });
@@ -267,8 +350,9 @@ abstract class VmBuilder {
   private async findAfterLostAnswer(
     req: BuildRequest,
     entity: ManagedObjectReference,
+    deadline: number,
   ): Promise<ManagedObjectReference | undefined> {
-    for (;;) {
+    for (let round = 1; ; round += 1) {
       const tasks = await this.client.collector.retrieve([
         {
           propSet: [{ type: 'Task', pathSet: ['info.state', 'info.descriptionId'] }],
@@ -295,8 +379,15 @@ abstract class VmBuilder {
           CREATION_TASK.test(String(t.props.get('info.descriptionId') ?? '')),
       );
       if (running.length === 0) break;
-      if (req.signal?.aborted) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (Date.now() >= deadline) {
+        throw new TimeoutError(
+          `waiting for the creation tasks on ${entity.value} to end`,
+          CREATION_LOOKUP_MS,
+        );
+      }
+      // Backoff with jitter, up to 5 s between reads: a clone may take many minutes.
+      const ceiling = Math.min(5000, 250 * 2 ** Math.min(round, 5));
+      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + (Math.random() * ceiling) / 2));
     }
     const found = await this.inventory.findChild(req.folder.ref, req.name);
     return found?.type === 'VirtualMachine' ? found : undefined;

@@ -34,6 +34,11 @@ export class PendingProvisions {
     this.entries.delete(name);
   }
 
+  /** Names of the instances still being provisioned. */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
   get size(): number {
     return this.entries.size;
   }

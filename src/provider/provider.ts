@@ -45,6 +45,10 @@ const log = logger('infrakit:vsphere:provider');
 /** Builds a VM; the template cloner and ISO builder implement it (inject your own to change how). */
 export interface VmBuilderLike {
   build(request: BuildRequest): Promise<ManagedObjectReference>;
+  /** Resolves once clean-ups left running by aborted builds are over (awaited by `close()`). */
+  settle?(): Promise<void>;
+  /** Names of the VMs such clean-ups are still waiting for. */
+  readonly reapingNames?: string[];
 }
 
 /** The annotation codec (inject to change the stored format; both must stay readable by the original plugin). */
@@ -770,9 +774,36 @@ export class VSphereInstanceProvider implements InstancePlugin {
     });
   }
 
-  /** Waits for background provisions, logs out and closes sockets. */
-  async close(): Promise<void> {
-    await this.pending.settle();
+  /**
+   * Waits for work still in flight (background provisions, and the removal of VMs whose
+   * provision was aborted while vCenter made them), at most `graceMs` (default 10 minutes), then
+   * logs out and closes sockets. Instances still being made when the grace runs out are named
+   * in the log (`infrakit:vsphere:provider`) and returned: vCenter goes on making them.
+   */
+  async close(options: { graceMs?: number } = {}): Promise<{ unfinished: string[] }> {
+    const graceMs = options.graceMs ?? 10 * 60_000;
+    const builders = [this.cloner, this.isoBuilder];
+    let timer: NodeJS.Timeout | undefined;
+    const inFlight = Promise.all([this.pending.settle(), ...builders.map((b) => b.settle?.())]);
+    const finished = await Promise.race([
+      inFlight.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    const unfinished = finished
+      ? []
+      : [...this.pending.names(), ...builders.flatMap((b) => b.reapingNames ?? [])];
+    if (unfinished.length > 0) {
+      log(
+        'closing with %d instance(s) still being made by vCenter after %d ms: %s',
+        unfinished.length,
+        graceMs,
+        unfinished.join(', '),
+      );
+    }
     if (this.ownsClient) await this.client.close();
+    return { unfinished };
   }
 }

@@ -83,8 +83,9 @@ class FakeProvider implements CliProvider {
   async connect(): Promise<void> {
     this.#record('connect');
   }
-  async close(): Promise<void> {
+  async close(): Promise<undefined> {
     this.closed = true;
+    return undefined;
   }
 }
 
