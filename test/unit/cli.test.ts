@@ -236,7 +236,10 @@ describe('usage errors exit 2', () => {
       },
     );
     assert.equal(code, 2);
-    assert.match(stderr.text, /choose one of thumbprint or insecure/);
+    assert.match(
+      stderr.text,
+      /insecure: true accepts any certificate; it cannot be combined with thumbprint/,
+    );
   });
 });
 
