@@ -3,13 +3,16 @@
  * property collector and task waiter. Each collaborator can be passed in instead (tests,
  * embedding into another InfraKit port that already holds a session).
  */
+
+import { ValidationError } from './errors.ts';
+import { checkAll, integerOption, MAX_TIMER_MS, objectOption, stringOption } from './options.ts';
 import { PropertyCollector } from './property/collector.ts';
 import { type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
 import { Session } from './session/session.ts';
 import { SoapClient } from './soap/client.ts';
 import { TaskWaiter } from './tasks/waiter.ts';
 import { HttpTransport } from './transport/http.ts';
-import type { TlsOptions } from './transport/tls.ts';
+import { type TlsOptions, tlsOptionIssues } from './transport/tls.ts';
 
 export interface VSphereClientOptions extends EndpointOptions {
   /** TLS trust: system roots by default; `ca`, `thumbprint` or `insecure` to change it. */
@@ -43,6 +46,8 @@ export class VSphereClient {
   readonly tasks: TaskWaiter;
 
   constructor(options: VSphereClientOptions) {
+    // With a session given, only the options not about the connection still apply.
+    checkAll('invalid options', options.session ? [() => maxWaitSeconds(options)] : clientChecks(options));
     if (options.session) {
       this.session = options.session;
       this.soap = options.session.client;
@@ -89,4 +94,31 @@ export class VSphereClient {
     this.tasks.close();
     await this.session.close();
   }
+}
+
+const maxWaitSeconds = (options: VSphereClientOptions) =>
+  // The long poll's own timeout is this plus 30 s, in ms, so it has to fit a timer too.
+  integerOption(options.maxWaitSeconds, 'maxWaitSeconds', { min: 1, max: 86_400, unit: 's' });
+
+/**
+ * Checks of every client option, made once before anything is built from it: a value of the wrong
+ * type (a string for a number, `"false"` for `false`) is a ValidationError naming it.
+ */
+function clientChecks(options: VSphereClientOptions): (() => unknown)[] {
+  return [
+    () => stringOption(options.url, 'url', { secret: true }),
+    () => stringOption(options.username, 'username'),
+    () => stringOption(options.password, 'password', { secret: true }),
+    () => {
+      const issues = tlsOptionIssues(options.tls);
+      if (issues.length > 0) throw new ValidationError(issues);
+    },
+    () => integerOption(options.timeoutMs, 'timeoutMs', { min: 1, max: MAX_TIMER_MS, unit: 'ms' }),
+    () => integerOption(options.keepAliveMs, 'keepAliveMs', { min: 0, max: MAX_TIMER_MS, unit: 'ms' }),
+    () => stringOption(options.apiVersion, 'apiVersion', { nonEmpty: true }),
+    () => integerOption(options.maxSockets, 'maxSockets', { min: 1 }),
+    () => integerOption(options.retries, 'retries', { min: 0, max: 20 }),
+    () => objectOption(options.env, 'env'),
+    () => maxWaitSeconds(options),
+  ];
 }

@@ -25,7 +25,7 @@ export interface FlagSpec {
   aliases?: readonly string[];
   /** Other accepted spellings not shown in help (`passwordFile`). */
   hidden?: readonly string[];
-  /** `string`: takes a value; `boolean`: none (or `=true`/`=false`); `list`: a value, repeatable. */
+  /** `string`: takes a value; `boolean`: none (or `=true`/`=false`, `=1`/`=0`, `=yes`/`=no`); `list`: a value, repeatable. */
   type: 'string' | 'boolean' | 'list';
   /** Placeholder of the value in help (`URL`, `FILE`). */
   value?: string;
@@ -45,8 +45,22 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-const TRUE = new Set(['true', '1', 't', 'yes']);
-const FALSE = new Set(['false', '0', 'f', 'no']);
+// Only spellings nobody writes by accident: "t", "on" or "y" are refused rather than guessed at.
+const TRUE = new Set(['true', '1', 'yes']);
+const FALSE = new Set(['false', '0', 'no']);
+
+/**
+ * A boolean written as text (a flag's `=value`, an environment variable): true/false, 1/0 or
+ * yes/no in any case. Anything else is a {@link UsageError} naming `key`: a value that merely looks
+ * set must not switch something like `insecure` on.
+ */
+export function parseBooleanText(text: string, key: string, command?: string): boolean {
+  const word = text.trim().toLowerCase();
+  if (TRUE.has(word)) return true;
+  if (FALSE.has(word)) return false;
+  const shown = text.length <= 20 ? JSON.stringify(text) : 'a long value';
+  throw new UsageError(`${key}: expected true or false (or 1/0, yes/no), got ${shown}`, command);
+}
 
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -114,15 +128,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], c
       );
     }
     if (spec.type === 'boolean') {
-      if (inline === undefined) {
-        flags.set(spec.name, true);
-      } else if (TRUE.has(inline.toLowerCase())) {
-        flags.set(spec.name, true);
-      } else if (FALSE.has(inline.toLowerCase())) {
-        flags.set(spec.name, false);
-      } else {
-        throw new UsageError(`flag --${name} takes no value, or =true / =false`, command);
-      }
+      flags.set(spec.name, inline === undefined ? true : parseBooleanText(inline, `flag --${name}`, command));
       continue;
     }
     let value = inline;

@@ -7,10 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { format } from 'node:util';
 import createDebug from 'debug';
+import { describeValue } from '../options.ts';
 import type { VSphereInstanceProviderOptions } from '../provider/provider.ts';
 import { VSphereInstanceProvider } from '../provider/provider.ts';
 import type { SizedStream, UploadOptions } from '../provider/upload.ts';
 import type { InstancePlugin } from '../spi/instance.ts';
+import { pemCertificateIssues } from '../transport/tls.ts';
 import { type FlagSpec, type ParsedArgs, stringFlag, suggest, UsageError } from './cli-args.ts';
 
 /** Where the CLI writes: `process.stdout`/`process.stderr` or anything with `write`. */
@@ -349,7 +351,9 @@ export async function loadConfigFile(path: string, command?: string): Promise<Co
         if (typeof value !== 'string' || value === '') problems.push(`${at}: expected a non-empty string`);
         else (entry as Record<string, unknown>)[key] = value;
       } else if ((BOOLEAN_KEYS as readonly string[]).includes(key)) {
-        if (typeof value !== 'boolean') problems.push(`${at}: expected true or false`);
+        // JSON has booleans: a string here is a mistake, never a boolean spelled as text.
+        if (typeof value !== 'boolean')
+          problems.push(`${at}: expected true or false (a JSON boolean), got ${describeValue(value)}`);
         else (entry as Record<string, unknown>)[key] = value;
       } else if ((NUMBER_KEYS as readonly string[]).includes(key)) {
         if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -363,6 +367,16 @@ export async function loadConfigFile(path: string, command?: string): Promise<Co
     const passwordSources = ['password', 'passwordFile', 'passwordEnv'].filter((k) => k in entry);
     if (passwordSources.length > 1) {
       problems.push(`${where}: give one of ${passwordSources.join(', ')}, not several`);
+    }
+    const trust = ['caFile', 'thumbprint'].filter((k) => k in entry);
+    if (entry.insecure === true && trust.length > 0) {
+      problems.push(
+        `${where}: insecure cannot be combined with ${trust.join(' or ')} (choose one trust mode)`,
+      );
+    } else if (trust.length > 1) {
+      problems.push(
+        `${where}: give caFile or thumbprint, not both (a pinned certificate is trusted whatever its chain)`,
+      );
     }
     if (entry.passwordFile !== undefined) entry.passwordFile = resolve(base, entry.passwordFile);
     if (entry.caFile !== undefined) entry.caFile = resolve(base, entry.caFile);
@@ -392,15 +406,26 @@ async function readPasswordFile(path: string, what: string, command?: string): P
   return password;
 }
 
+/** Reads a CA bundle and checks it is PEM certificates now, not at the first TLS handshake. */
 async function readCaFile(path: string, what: string, command?: string): Promise<string> {
+  let text: string;
   try {
-    return await readFile(path, 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (error) {
     throw new UsageError(
       `${what} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
       command,
     );
   }
+  // The messages name the file and the certificate's position, never the file's content.
+  const issues = pemCertificateIssues(text, path);
+  if (issues.length > 0) {
+    throw new UsageError(
+      `${what} ${path}: not a PEM CA certificate file: ${issues.map((i) => i.message).join('; ')}`,
+      command,
+    );
+  }
+  return text;
 }
 
 function urlHas(url: string | undefined, part: 'username' | 'password'): boolean {
@@ -428,6 +453,9 @@ interface SharedSettings {
   caFile: string | undefined;
   thumbprint: string | undefined;
   insecure: boolean;
+  /** Where caFile and thumbprint came from (`--ca-file` or `VCCAFILE`), for messages. */
+  caFileFrom: string;
+  thumbprintFrom: string;
   datacenter: string | undefined;
   datastore: string | undefined;
   network: string | undefined;
@@ -448,6 +476,8 @@ function sharedSettings(parsed: ParsedArgs, env: NodeJS.ProcessEnv, cwd: string)
     caFile: pathOf(flagOrEnv('ca-file', 'VCCAFILE')),
     thumbprint: flagOrEnv('thumbprint', 'VCTHUMBPRINT'),
     insecure: parsed.flags.get('insecure') === true,
+    caFileFrom: stringFlag(parsed, 'ca-file') !== undefined ? '--ca-file' : 'VCCAFILE',
+    thumbprintFrom: stringFlag(parsed, 'thumbprint') !== undefined ? '--thumbprint' : 'VCTHUMBPRINT',
     datacenter: flagOrEnv('datacenter', 'VCDATACENTER'),
     datastore: flagOrEnv('datastore', 'VCDATASTORE'),
     network: flagOrEnv('network', 'VCNETWORK'),
@@ -511,7 +541,10 @@ async function resolveOne(
   const caFile = entryTls ? entry.caFile : shared.caFile;
   const thumbprint = entryTls ? entry.thumbprint : shared.thumbprint;
   const insecure = entryTls ? entry.insecure === true : shared.insecure;
-  const ca = caFile === undefined ? undefined : await readCaFile(caFile, `${label}CA file`, command);
+  const ca =
+    caFile === undefined
+      ? undefined
+      : await readCaFile(caFile, `${label}${entryTls ? 'caFile' : shared.caFileFrom}`, command);
 
   const pick = <K extends keyof SubtypeConfig & keyof SharedSettings>(key: K) => entry[key] ?? shared[key];
   const datacenter = pick('datacenter');
@@ -543,6 +576,26 @@ async function resolveOne(
   return { subtype, options, endpoint: printableEndpoint(url) };
 }
 
+/** One trust mode from the flags and environment: insecure, a pin, or a CA bundle. */
+function checkSharedTrust(shared: SharedSettings, command: string | undefined): void {
+  const trust = [
+    ...(shared.caFile !== undefined ? [shared.caFileFrom] : []),
+    ...(shared.thumbprint !== undefined ? [shared.thumbprintFrom] : []),
+  ];
+  if (shared.insecure && trust.length > 0) {
+    throw new UsageError(
+      `--insecure cannot be combined with ${trust.join(' or ')}: insecure accepts any certificate (choose one trust mode)`,
+      command,
+    );
+  }
+  if (trust.length > 1) {
+    throw new UsageError(
+      `${trust.join(' and ')} given together: a pinned certificate is trusted whatever its chain, so give one`,
+      command,
+    );
+  }
+}
+
 const EMPTY: SubtypeConfig = Object.freeze({});
 
 /**
@@ -557,6 +610,9 @@ export async function resolveSubtypes(
   only?: string,
 ): Promise<ResolvedSubtype[]> {
   const shared = sharedSettings(parsed, io.env, io.cwd);
+  // Before any file is read: a contradiction on the command line is refused even when every
+  // subtype of --config brings its own trust.
+  checkSharedTrust(shared, command);
   const configPath = stringFlag(parsed, 'config');
   if (configPath === undefined) {
     if (only !== undefined && only !== '' && only !== '.') {

@@ -9,6 +9,15 @@ import { ValidationError, type ValidationIssue } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
+import {
+  booleanOption,
+  checkAll,
+  functionOption,
+  integerOption,
+  MAX_TIMER_MS,
+  objectOption,
+  stringOption,
+} from '../options.ts';
 import { type ObjectProperties, toObjectProperties } from '../property/collector.ts';
 import {
   type DestroyContext,
@@ -154,6 +163,22 @@ function hashOf(tags: Record<string, string>, preferred: string): string | undef
   return tags[preferred] ?? tags[InfraKitTags.configHash] ?? tags[InfraKitTags.legacyConfigHash];
 }
 
+/**
+ * The provider's own options, checked once at construction (the connection options are checked
+ * by the client): `ignoreOnDestroy: "false"` must not keep every VM it was told to destroy.
+ */
+function checkProviderOptions(options: VSphereInstanceProviderOptions): void {
+  const names = ['datacenter', 'datastore', 'network', 'host', 'folder', 'vmPrefix'] as const;
+  checkAll('invalid options', [
+    ...names.map((name) => () => stringOption(options[name], name)),
+    () => stringOption(options.configHashTag, 'configHashTag', { nonEmpty: true }),
+    () => booleanOption(options.ignoreOnDestroy, 'ignoreOnDestroy'),
+    () => integerOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', { max: MAX_TIMER_MS, unit: 'ms' }),
+    () => functionOption(options.onBackgroundError, 'onBackgroundError'),
+    () => objectOption(options.env, 'env'),
+  ]);
+}
+
 /** The InfraKit instance plugin for vSphere. */
 export class VSphereInstanceProvider implements InstancePlugin {
   readonly client: VSphereClient;
@@ -178,6 +203,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private readonly onBackgroundError: ((failure: BackgroundFailure) => void) | undefined;
 
   constructor(options: VSphereInstanceProviderOptions = {}) {
+    checkProviderOptions(options);
     const env = options.env ?? process.env;
     this.ownsClient = !options.client;
     this.client = options.client ?? new VSphereClient({ ...options, env });

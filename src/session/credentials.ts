@@ -16,7 +16,7 @@ export interface EndpointOptions {
   url?: string;
   /** Overrides the user in the URL. */
   username?: string;
-  /** Overrides the password in the URL. */
+  /** Overrides the password in the URL. One of the two is required; `''` counts as none. */
   password?: string;
 }
 
@@ -51,7 +51,9 @@ export function resolveEndpoint(options: EndpointOptions, env: NodeJS.ProcessEnv
     );
   }
   const username = options.username ?? safeDecode(url.username);
-  const password = options.password ?? safeDecode(url.password);
+  // vCenter has no account with an empty password: '' (an unset variable passed on, `user:@host`)
+  // is no password, and the next source is looked at.
+  const password = nonEmpty(options.password) ?? nonEmpty(safeDecode(url.password));
   url.username = '';
   url.password = '';
   url.search = '';
@@ -63,7 +65,25 @@ export function resolveEndpoint(options: EndpointOptions, env: NodeJS.ProcessEnv
       'invalid vCenter endpoint',
     );
   }
+  if (password === undefined) {
+    // Refused here, before any request: sent, it would only come back as vCenter's InvalidLogin
+    // (and count against the account's lockout), hiding that no password was configured at all.
+    throw new ValidationError(
+      [
+        {
+          field: 'password',
+          message:
+            'no password given: put it in the URL (https://user:password@host/sdk) or the password option (the CLI: --password-file, env VCPASSWORD, or a config file password key)',
+        },
+      ],
+      'invalid vCenter endpoint',
+    );
+  }
   return { sdkUrl: url, username, password };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }
 
 function safeDecode(value: string): string {

@@ -58,6 +58,7 @@ export class Session {
   private loginInFlight: Promise<void> | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private closing: Promise<void> = Promise.resolve();
   private lastCallAt = 0;
   private readonly reloginListeners = new Set<(generation: number) => void>();
   /** Counts logins: anything cached per session records the generation it was made in. */
@@ -102,6 +103,8 @@ export class Session {
 
   private async doLogin(signal?: AbortSignal): Promise<void> {
     const content = await this.serviceContent(signal);
+    // Closed while the service content was read: no Login is sent, so no session can be left.
+    if (this.closed) throw new SessionClosedError();
     const wasLoggedIn = this.generation > 0;
     this.client.clearCookie();
     try {
@@ -116,8 +119,14 @@ export class Session {
       }
       throw error;
     }
-    this.generation += 1;
     this.stats.logins += 1;
+    if (this.closed) {
+      // close() came while Login was on the wire: the session exists in vCenter now, and only
+      // this cookie can end it.
+      await this.logout();
+      throw new SessionClosedError();
+    }
+    this.generation += 1;
     this.lastCallAt = Date.now();
     log('logged in as %s (generation %d)', this.username, this.generation);
     this.armKeepAlive();
@@ -195,23 +204,40 @@ export class Session {
     this.keepAliveTimer.unref();
   }
 
-  /** Logs out (an already expired session is fine) and releases sockets. Idempotent. */
+  /**
+   * Logs out (an already expired session is fine) and releases sockets. Idempotent. A login in
+   * flight is waited for, not aborted: a Login already sent may create a session in vCenter that
+   * only its answer's cookie can end, so that session is logged out when it arrives (by doLogin),
+   * and the sockets are released only after that.
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) return this.closing;
     this.closed = true;
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
-    try {
-      if (this.generation > 0 && this.client.hasCookie && this.content) {
-        await this.client.call('Logout', { _this: this.content.sessionManager }, { timeoutMs: 10_000 });
-        this.stats.logouts += 1;
+    this.closing = (async () => {
+      try {
+        await this.loginInFlight?.catch(() => undefined);
+        // Only a completed login makes the cookie a session's (vCenter may set one on any answer).
+        if (this.generation > 0) await this.logout();
+      } finally {
+        this.client.transport.close();
       }
+    })();
+    return this.closing;
+  }
+
+  /** Ends the session the cookie names, if there is one; never throws. */
+  private async logout(): Promise<void> {
+    if (!this.client.hasCookie || !this.content) return;
+    try {
+      await this.client.call('Logout', { _this: this.content.sessionManager }, { timeoutMs: 10_000 });
+      this.stats.logouts += 1;
     } catch (error) {
       if (error instanceof VimFault && error.is('NotAuthenticated')) this.stats.logouts += 1;
       else log('logout failed: %s', (error as Error).message);
     } finally {
       this.client.clearCookie();
-      this.client.transport.close();
     }
   }
 

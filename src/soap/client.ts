@@ -4,9 +4,15 @@
  * of idempotent calls only: a call that starts a task is never sent twice by this layer.
  */
 import { logger } from '../log.ts';
-import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
+import { AbortError, HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
-import { decodeResponse, encodeRequest, ResponseStream, type ReturnItemSink } from '../vim25/index.ts';
+import {
+  decodeResponse,
+  encodeRequest,
+  ResponseStream,
+  type ReturnItemSink,
+  SCHEMA_VIM25_VERSION,
+} from '../vim25/index.ts';
 import { redactSoapBody } from './redact.ts';
 
 const log = logger('infrakit:vsphere:soap');
@@ -57,7 +63,18 @@ export interface SoapClientOptions {
   apiVersion?: string;
   /** Transport retries for idempotent calls (default 3). */
   retries?: number;
+  /**
+   * After vimServiceVersions.xml could not be read (5xx, after the retries), how long the fallback
+   * version is used before a call reads the document again (default 60 000 ms).
+   */
+  versionRetryMs?: number;
 }
+
+/**
+ * The SOAPAction version used when the server does not say which it speaks: the version of the
+ * schema the codec was generated from, a real vim25 version id (`urn:vim25/8.0` is none).
+ */
+export const FALLBACK_API_VERSION = SCHEMA_VIM25_VERSION;
 
 const COOKIE_NAME = 'vmware_soap_session';
 
@@ -71,7 +88,12 @@ const loadPRetry = (): Promise<typeof import('p-retry')> => {
 export class SoapClient {
   readonly transport: HttpTransport;
   private readonly retries: number;
+  private readonly versionRetryMs: number;
+  /** Pinned, read from the server, or a fallback for good (the server has no document). */
   #apiVersion: string | undefined;
+  /** A fallback used until `#fallbackUntil` because the document could not be read for now. */
+  #fallbackUntil = 0;
+  #negotiating: Promise<string> | undefined;
   // Private fields: util.inspect and JSON.stringify of the client never show the cookie.
   #cookie: string | undefined;
 
@@ -79,6 +101,7 @@ export class SoapClient {
     this.transport = options.transport;
     this.#apiVersion = options.apiVersion;
     this.retries = options.retries ?? 3;
+    this.versionRetryMs = options.versionRetryMs ?? 60_000;
   }
 
   get apiVersion(): string | undefined {
@@ -94,37 +117,75 @@ export class SoapClient {
     this.#cookie = undefined;
   }
 
-  /** Reads the newest urn:vim25 version the server speaks (vimServiceVersions.xml). */
+  /**
+   * Reads the newest urn:vim25 version the server speaks (vimServiceVersions.xml). A 5xx or a
+   * lost connection is retried with backoff and jitter; a 5xx that outlasts the retries (a load
+   * balancer with no healthy vCenter behind it, for one) gives {@link FALLBACK_API_VERSION} for
+   * `versionRetryMs`, after which a call reads the document again: a version guessed during an
+   * outage must not outlive it. A 4xx (404 on servers older than the document) or a document
+   * without a vim25 version gives the fallback for good. Transport errors that outlast the
+   * retries are thrown and nothing is remembered.
+   */
   async negotiateVersion(signal?: AbortSignal): Promise<string> {
     if (this.#apiVersion) return this.#apiVersion;
+    if (Date.now() < this.#fallbackUntil) return FALLBACK_API_VERSION;
+    // One read for every call that needs the version; each caller still stops at its own signal.
+    this.#negotiating ??= this.readVersionDocument().finally(() => {
+      this.#negotiating = undefined;
+    });
+    return untilAborted(this.#negotiating, signal);
+  }
+
+  private async readVersionDocument(): Promise<string> {
     const base = this.transport.baseUrl.pathname.replace(/\/+$/, '') || '/sdk';
+    const what = `GET ${base}/vimServiceVersions.xml`;
+    const { default: pRetry, AbortError: PRetryAbort } = await loadPRetry();
+    let response: HttpResponse;
     try {
-      const { default: pRetry, AbortError: PRetryAbort } = await loadPRetry();
-      // A GET: retried after a lost answer like the idempotent methods.
-      const response = await pRetry(
+      // A GET: retried after a lost answer like the idempotent methods, and on any 5xx.
+      response = await pRetry(
         async () => {
+          let answer: HttpResponse;
           try {
-            return await this.transport.request({
-              method: 'GET',
-              path: `${base}/vimServiceVersions.xml`,
-              ...(signal ? { signal } : {}),
-            });
+            answer = await this.transport.request({ method: 'GET', path: `${base}/vimServiceVersions.xml` });
           } catch (error) {
-            if (isRetryable(error)) throw error;
+            if (error instanceof TransportError || error instanceof TimeoutError) throw error;
             throw new PRetryAbort(error as Error);
           }
+          if (answer.status >= 500) throw statusError(answer, what);
+          return answer;
         },
-        { retries: this.retries, minTimeout: 100, maxTimeout: 2000, ...(signal ? { signal } : {}) },
+        {
+          retries: this.retries,
+          minTimeout: 100,
+          maxTimeout: 2000,
+          randomize: true,
+          onFailedAttempt: ({ error, attemptNumber }) =>
+            log('%s attempt %d failed: %s', what, attemptNumber, error.message),
+        },
       );
-      const match = /<name>urn:vim25<\/name>\s*<version>([^<]+)<\/version>/.exec(
-        response.body.toString('utf8'),
-      );
-      this.#apiVersion = response.status === 200 && match?.[1] ? match[1].trim() : '8.0';
     } catch (error) {
-      if (error instanceof TransportError && !(error instanceof HttpStatusError)) throw error;
-      this.#apiVersion = '8.0';
+      if (!(error instanceof HttpStatusError)) throw error;
+      this.#fallbackUntil = Date.now() + this.versionRetryMs;
+      log(
+        'vim25 version unknown (%s); using %s for %d ms',
+        error.message,
+        FALLBACK_API_VERSION,
+        this.versionRetryMs,
+      );
+      return FALLBACK_API_VERSION;
     }
-    log('vim25 version %s', this.#apiVersion);
+    const match = /<name>urn:vim25<\/name>\s*<version>([^<]+)<\/version>/.exec(
+      response.body.toString('utf8'),
+    );
+    const announced = response.status === 200 ? match?.[1]?.trim() : undefined;
+    this.#apiVersion = announced || FALLBACK_API_VERSION;
+    this.#fallbackUntil = 0;
+    log(
+      'vim25 version %s%s',
+      this.#apiVersion,
+      announced ? '' : ` (HTTP ${response.status}, none announced)`,
+    );
     return this.#apiVersion;
   }
 
@@ -134,7 +195,7 @@ export class SoapClient {
     params: Record<string, unknown>,
     options: SoapCallOptions = {},
   ): Promise<T> {
-    const version = this.#apiVersion ?? (await this.negotiateVersion(options.signal));
+    const version = await this.negotiateVersion(options.signal);
     const body = encodeRequest(method, params);
     if (logBody.enabled) logBody('%s request %s', method, redactSoapBody(body));
     const attempt = () => this.send<T>(method, body, version, options);
@@ -269,4 +330,25 @@ function isRetryable(error: unknown): boolean {
   if (error instanceof HttpStatusError)
     return error.status === 502 || error.status === 503 || error.status === 504;
   return error instanceof TransportError || error instanceof TimeoutError;
+}
+
+/** `work`, or an AbortError as soon as `signal` fires (work shared with other callers goes on). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted)
+    return Promise.reject(new AbortError('vim25 version negotiation', { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError('vim25 version negotiation', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

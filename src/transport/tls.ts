@@ -3,17 +3,19 @@
  * CA bundle) by default, or pinned to a certificate thumbprint, or, only when asked, not at all.
  */
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
-import { ValidationError } from '../errors.ts';
+import { ValidationError, type ValidationIssue } from '../errors.ts';
+import { booleanOption, describeValue, objectOption, stringOption } from '../options.ts';
 
 export interface TlsOptions {
   /** PEM CA certificate(s) trusted in addition to the system roots (e.g. the vCenter VMCA root). */
   ca?: string | Buffer | ReadonlyArray<string | Buffer>;
   /**
    * Pin the server certificate: SHA-256 (64 hex digits) or SHA-1 (40, as vCenter displays it),
-   * colons optional, any case. A pinned certificate is trusted whatever its chain or name.
+   * colons optional, any case. A pinned certificate is trusted whatever its chain or name, so
+   * `ca` cannot be given with it.
    */
   thumbprint?: string;
-  /** Accept any certificate. Only for labs; never the default. */
+  /** Accept any certificate. Only for labs; never the default; never with `ca` or `thumbprint`. */
   insecure?: boolean;
 }
 
@@ -37,31 +39,95 @@ export function normaliseThumbprint(
   return { algorithm, fingerprint: hex.match(/../g)!.join(':') };
 }
 
-/** Resolves the options to one trust mode; conflicting options are a ValidationError. */
-export function resolveTrust(options: TlsOptions = {}): TrustMode {
-  const chosen = [options.insecure === true, options.thumbprint !== undefined].filter(Boolean).length;
-  if (chosen > 1) {
-    throw new ValidationError(
-      [{ field: 'tls', message: 'choose one of thumbprint or insecure, not both' }],
-      'invalid TLS options',
-    );
-  }
-  if (options.insecure) return { kind: 'insecure' };
-  if (options.thumbprint !== undefined) {
-    const pin = normaliseThumbprint(options.thumbprint);
-    if (!pin) {
-      throw new ValidationError(
-        [
-          {
-            field: 'tls.thumbprint',
-            message: 'expected a SHA-256 (64 hex digits) or SHA-1 (40 hex digits) thumbprint',
-          },
-        ],
-        'invalid TLS options',
-      );
+/**
+ * Every problem with TLS options: wrong types, contradictions and unreadable CA certificates.
+ * Contradictions are refused rather than ranked: `insecure` would make a `ca` or `thumbprint`
+ * silently meaningless, and a pin replaces the chain check, so a `ca` beside it would never be
+ * consulted although its author expects it to be.
+ */
+export function tlsOptionIssues(value: unknown): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const take = (check: () => void) => {
+    try {
+      check();
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push(...error.issues);
     }
-    return { kind: 'pin', ...pin };
+  };
+  let options: Record<string, unknown> | undefined;
+  take(() => {
+    options = objectOption(value, 'tls');
+  });
+  if (!options) return issues;
+  const o = options;
+  take(() => booleanOption(o.insecure, 'tls.insecure'));
+  take(() => stringOption(o.thumbprint, 'tls.thumbprint'));
+  if (typeof o.thumbprint === 'string' && !normaliseThumbprint(o.thumbprint)) {
+    issues.push({
+      field: 'tls.thumbprint',
+      message: 'expected a SHA-256 (64 hex digits) or SHA-1 (40 hex digits) thumbprint',
+    });
   }
+  if (o.ca !== undefined) issues.push(...caIssues(o.ca));
+  const given = (key: string) => o[key] !== undefined;
+  if (o.insecure === true && (given('ca') || given('thumbprint'))) {
+    issues.push({
+      field: 'tls',
+      message: `insecure: true accepts any certificate; it cannot be combined with ${given('ca') ? 'ca' : 'thumbprint'} (choose one trust mode)`,
+    });
+  }
+  if (given('thumbprint') && given('ca')) {
+    issues.push({
+      field: 'tls',
+      message:
+        'choose one of thumbprint or ca: a pinned certificate is trusted whatever its chain, so ca would be ignored',
+    });
+  }
+  return issues;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** The PEM certificate blocks of a CA bundle, each parsed; a bundle with none is refused. */
+export function pemCertificateIssues(text: string, field: string): ValidationIssue[] {
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    return [{ field, message: 'expected PEM certificate(s) (-----BEGIN CERTIFICATE-----), found none' }];
+  }
+  const { X509Certificate } = process.getBuiltinModule('node:crypto');
+  const issues: ValidationIssue[] = [];
+  blocks.forEach((block, index) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      issues.push({
+        field,
+        message: `certificate ${index + 1} of ${blocks.length} is not a valid X.509 certificate`,
+      });
+    }
+  });
+  return issues;
+}
+
+function caIssues(ca: unknown): ValidationIssue[] {
+  const expected = 'expected a PEM string or Buffer, or an array of them';
+  const one = (item: unknown, field: string): ValidationIssue[] => {
+    if (typeof item === 'string') return pemCertificateIssues(item, field);
+    if (Buffer.isBuffer(item)) return pemCertificateIssues(item.toString('latin1'), field);
+    return [{ field, message: `${expected}, got ${describeValue(item)}` }];
+  };
+  if (!Array.isArray(ca)) return one(ca, 'tls.ca');
+  if (ca.length === 0) return [{ field: 'tls.ca', message: `${expected}, got an empty array` }];
+  return ca.flatMap((item, index) => one(item, `tls.ca[${index}]`));
+}
+
+/** Resolves the options to one trust mode; wrong types and conflicting options are a ValidationError. */
+export function resolveTrust(options: TlsOptions = {}): TrustMode {
+  const issues = tlsOptionIssues(options);
+  if (issues.length > 0) throw new ValidationError(issues, 'invalid TLS options');
+  if (options.insecure === true) return { kind: 'insecure' };
+  if (options.thumbprint !== undefined) return { kind: 'pin', ...normaliseThumbprint(options.thumbprint)! };
   if (options.ca !== undefined) {
     const extra = Array.isArray(options.ca) ? options.ca : [options.ca];
     return { kind: 'verify', connect: { ca: [...rootCertificates, ...extra.map((c) => c.toString())] } };

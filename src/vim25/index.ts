@@ -24,6 +24,7 @@ export {
   method,
   methodNames,
   SCHEMA_SOURCE,
+  SCHEMA_VIM25_VERSION,
   type SchemaField,
   type SchemaMethod,
   type SchemaType,

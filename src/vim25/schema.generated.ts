@@ -6,6 +6,9 @@
 /** govmomi version the tables were read from. */
 export const GOVMOMI_VERSION = 'v0.56.0';
 
+/** vim25 API version of that govmomi (its `vim25.Version`): the newest these tables describe. */
+export const VIM25_VERSION = '9.1.0.0';
+
 /** vim25 data types (see the format above); expanded lazily by schema.ts. */
 export const TYPES = `AboutInfo<DynamicData name:string fullName:string vendor:string version:string patchLevel:string? build:string localeVersion:string? localeBuild:string? osType:string productLineId:string apiType:string apiVersion:string instanceUuid:string? licenseProductName:string? licenseProductVersion:string?
 ActiveDirectoryFault<VimFault errorCode:int?

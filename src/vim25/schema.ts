@@ -3,7 +3,7 @@
  * method) and expanded one entry at a time on first use, so importing the codec costs a string
  * literal, not a thousand object allocations.
  */
-import { ENUMS, GOVMOMI_VERSION, METHODS, TYPES } from './schema.generated.ts';
+import { ENUMS, GOVMOMI_VERSION, METHODS, TYPES, VIM25_VERSION } from './schema.generated.ts';
 
 /** One field (or method parameter) as the schema declares it. */
 export interface SchemaField {
@@ -46,6 +46,9 @@ export interface SchemaMethod {
 
 /** govmomi version the tables were generated from (see `test/vim25/generate-schema.ts`). */
 export const SCHEMA_SOURCE = `govmomi ${GOVMOMI_VERSION}`;
+
+/** The vim25 API version id the schema describes (govmomi's default), e.g. `9.1.0.0`. */
+export const SCHEMA_VIM25_VERSION: string = VIM25_VERSION;
 
 /** XSD built-in types vim25 uses; values of these travel as element text. */
 export const XSD_PRIMITIVES: ReadonlySet<string> = new Set([

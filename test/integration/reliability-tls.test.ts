@@ -111,13 +111,37 @@ describe('library: trust modes against vcsim and a man in the middle', () => {
       'VALIDATION',
     ],
     ['a malformed pin', vcsim, () => ({ thumbprint: 'not-a-thumbprint' }), 'VALIDATION'],
+    // As YAML or an environment variable gives it: a string, and a truthy one.
+    [
+      'middle, insecure: "false" (a string)',
+      middle,
+      () => ({ insecure: 'false' }) as unknown as TlsOptions,
+      'VALIDATION',
+    ],
+    [
+      'middle, insecure: "false" beside a pin to vcsim',
+      middle,
+      () => ({ insecure: 'false', thumbprint: sim.certificate!.sha256 }) as unknown as TlsOptions,
+      'VALIDATION',
+    ],
+    [
+      'middle, insecure with a CA bundle',
+      middle,
+      () => ({ insecure: true, ca: sim.certificate!.pem }),
+      'VALIDATION',
+    ],
+    ['vcsim, a CA bundle that is no certificate', vcsim, () => ({ ca: 'vcsim.pem' }), 'VALIDATION'],
   ];
   for (const [name, url, tls, expected] of table) {
     it(`${name}: ${expected}`, async () => {
       const requestsBefore = mitm.totals.requests;
+      const connectionsBefore = mitm.connections;
       assert.equal(await attempt(url(), tls()), expected);
       if (url === middle && expected !== 'OK') {
         assert.equal(mitm.totals.requests, requestsBefore, 'not one request reached the man in the middle');
+      }
+      if (url === middle && expected === 'VALIDATION') {
+        assert.equal(mitm.connections, connectionsBefore, 'refused before any connection');
       }
     });
   }

@@ -2,8 +2,9 @@
  * A loopback HTTP proxy that sits between the library and vcsim and misbehaves on purpose:
  * connection resets, HTTP 503s, latency with jitter, truncated bodies, stalls, lost answers and
  * forged bodies. Faults are chosen per request by rules that match the SOAP method (the first
- * element inside the SOAP Body) and fire always, a number of times, or at a rate drawn from a
- * seeded RNG, so a failing schedule can be replayed from its seed. Counters say what it did.
+ * element inside the SOAP Body) or the path (the vimServiceVersions.xml GET), and fire always, a
+ * number of times, or at a rate drawn from a seeded RNG, so a failing schedule can be replayed
+ * from its seed. Counters say what it did, and `requests` what was asked (with its SOAPAction).
  *
  * The proxy speaks plain HTTP to the library (point the transport at `proxy.sdkUrl`), or HTTPS with
  * a certificate of its own (a man in the middle), and forwards to vcsim over HTTP or HTTPS (the
@@ -39,6 +40,8 @@ export type FaultKind = Fault['kind'];
 export interface FaultRule {
   /** SOAP method (exact name or pattern); absent: every request, SOAP or not. */
   method?: string | RegExp;
+  /** Request path without the query (exact or pattern), e.g. `/sdk/vimServiceVersions.xml` for the GET. */
+  path?: string | RegExp;
   /** Probability that a matching request gets the fault (default 1), from the seeded RNG. */
   rate?: number;
   /** Matching requests let through before the rule starts firing (default 0). */
@@ -56,6 +59,16 @@ export interface FaultProxyOptions {
   seed?: number;
   /** Serve HTTPS with this key and certificate (a man in the middle with its own certificate). */
   tls?: { key: string; cert: string };
+}
+
+/** One request the proxy received. */
+export interface RequestRecord {
+  /** The SOAP method, or `(http)`. */
+  method: string;
+  httpMethod: string;
+  path: string;
+  /** The SOAPAction header as sent (`urn:vim25/8.0.3.0`), if any. */
+  soapAction: string | undefined;
 }
 
 /** One fault the proxy injected. */
@@ -99,6 +112,8 @@ export class FaultProxy {
   private port = 0;
   /** Every fault injected, in order. */
   readonly events: FaultEvent[] = [];
+  /** Every request received, in order. */
+  readonly requests: RequestRecord[] = [];
   /** Counts by SOAP method (`(http)` for non-SOAP requests such as uploads). */
   readonly methods = new Map<string, MethodCounts>();
   /** Totals. */
@@ -213,13 +228,16 @@ export class FaultProxy {
   }
 
   /** The faults for one request: every latency that fires, then at most one other fault. */
-  private choose(method: string | undefined): Fault[] {
+  private choose(method: string | undefined, path: string): Fault[] {
     const chosen: Fault[] = [];
     let terminal = false;
     for (const rule of this.rules) {
       if (rule.method !== undefined) {
         if (method === undefined) continue;
         if (typeof rule.method === 'string' ? rule.method !== method : !rule.method.test(method)) continue;
+      }
+      if (rule.path !== undefined) {
+        if (typeof rule.path === 'string' ? rule.path !== path : !rule.path.test(path)) continue;
       }
       const isLatency = rule.fault.kind === 'latency';
       if (terminal && !isLatency) continue;
@@ -238,14 +256,22 @@ export class FaultProxy {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
-    const isSoap = req.method === 'POST' && /\/sdk\/?$/.test((req.url ?? '').split('?')[0] ?? '');
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const isSoap = req.method === 'POST' && /\/sdk\/?$/.test(path);
     const soapMethod = isSoap ? soapMethodOf(body.toString('utf8')) : undefined;
     const name = soapMethod ?? NOT_SOAP;
     const counts = this.counts(name);
     counts.requests += 1;
     this.totals.requests += 1;
+    const soapAction = req.headers.soapaction;
+    this.requests.push({
+      method: name,
+      httpMethod: req.method ?? '',
+      path,
+      soapAction: Array.isArray(soapAction) ? soapAction[0] : soapAction,
+    });
 
-    const faults = this.choose(soapMethod);
+    const faults = this.choose(soapMethod, path);
     for (const fault of faults) {
       if (fault.kind !== 'latency') continue;
       const jitter = fault.jitterMs ?? 0;

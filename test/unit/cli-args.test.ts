@@ -9,6 +9,7 @@ import {
   formatFlags,
   listFlag,
   parseArgs,
+  parseBooleanText,
   parsePairs,
   stringFlag,
   suggest,
@@ -46,6 +47,36 @@ describe('parseArgs', () => {
     assert.equal(parseArgs(['-ignoreOnDestroy=false'], SPECS).flags.get('ignoreOnDestroy'), false);
     assert.equal(parseArgs(['--ignoreOnDestroy=TRUE'], SPECS).flags.get('ignoreOnDestroy'), true);
     assert.throws(() => parseArgs(['--ignoreOnDestroy=maybe'], SPECS), UsageError);
+  });
+
+  it('takes only true/false, 1/0 and yes/no as a boolean value, and names the flag otherwise', () => {
+    for (const [text, value] of [
+      ['1', true],
+      ['Yes', true],
+      ['0', false],
+      ['NO', false],
+    ] as const) {
+      assert.equal(parseArgs([`--ignoreOnDestroy=${text}`], SPECS).flags.get('ignoreOnDestroy'), value, text);
+    }
+    for (const text of ['t', 'f', 'on', 'off', 'y', '', ' ']) {
+      assert.throws(
+        () => parseArgs([`-ignoreOnDestroy=${text}`], SPECS),
+        (error: unknown) =>
+          error instanceof UsageError &&
+          /^flag --ignoreOnDestroy: expected true or false \(or 1\/0, yes\/no\), got /.test(error.message),
+        JSON.stringify(text),
+      );
+    }
+  });
+
+  it('parseBooleanText reads environment-style text strictly, naming the key', () => {
+    assert.equal(parseBooleanText(' TRUE ', 'VCX'), true);
+    assert.equal(parseBooleanText('false', 'VCX'), false);
+    assert.throws(
+      () => parseBooleanText('"false"', 'VCX', 'serve'),
+      /^UsageError: VCX: expected true or false/,
+    );
+    assert.throws(() => parseBooleanText('x'.repeat(30), 'VCX'), /got a long value$/);
   });
 
   it('does not let a boolean swallow the next argument', () => {

@@ -4,7 +4,7 @@
  * secrets kept out of every output, table/JSON output and the progress reporter.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { VimFault } from '../../src/vim25/index.ts';
 import { call } from '../plugin/rpc-client.ts';
 
 const SECRET = 'Sup3r-S3cret!pw';
+const CA_PEM = readFileSync(new URL('fixtures/ca.pem', import.meta.url), 'utf8');
 
 class Sink {
   text = '';
@@ -237,7 +238,7 @@ describe('usage errors exit 2', () => {
       },
     );
     assert.equal(code, 2);
-    assert.match(stderr.text, /choose one of thumbprint or insecure/);
+    assert.match(stderr.text, /--insecure cannot be combined with --thumbprint/);
   });
 });
 
@@ -329,11 +330,83 @@ describe('connection options', () => {
   });
 
   it('reads --ca-file into tls.ca, and passes --insecure', async () => {
-    await writeFile(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    await writeFile(join(dir, 'ca.pem'), CA_PEM);
     const ca = await run(['describe', '--ca-file', 'ca.pem'], { env: URL_ENV });
+    assert.equal(ca.code, 0, ca.stderr);
     assert.match(String(ca.providers[0]!.options.tls?.ca), /BEGIN CERTIFICATE/);
     const insecure = await run(['describe', '-k'], { env: URL_ENV });
     assert.deepEqual(insecure.providers[0]!.options.tls, { insecure: true });
+  });
+
+  it('parses the CA file at start: one that is not PEM certificates is a usage error naming the file', async () => {
+    await writeFile(
+      join(dir, 'junk-ca.pem'),
+      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    );
+    await writeFile(
+      join(dir, 'key.pem'),
+      `-----BEGIN PRIVATE KEY-----\n${SECRET}\n-----END PRIVATE KEY-----\n`,
+    );
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [
+        ['--ca-file', 'junk-ca.pem'],
+        {},
+        /--ca-file .*junk-ca\.pem: not a PEM CA certificate file: certificate 1 of 1 is not a valid X\.509/,
+      ],
+      [
+        [],
+        { VCCAFILE: join(dir, 'key.pem') },
+        /VCCAFILE .*key\.pem: not a PEM CA certificate file: expected PEM certificate\(s\)/,
+      ],
+      [['--ca-file', 'pw.txt'], {}, /--ca-file .*pw\.txt: not a PEM CA certificate file/],
+    ];
+    for (const [flags, env, message] of cases) {
+      const result = await run(['describe', ...flags], { env: { ...URL_ENV, VCPASSWORD: SECRET, ...env } });
+      assert.equal(result.code, ExitCode.usage, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.providers.length, 0, 'no provider was made');
+      assert.ok(!result.stderr.includes(SECRET), result.stderr);
+    }
+    const serve = await run(['serve', '--ca-file', 'junk-ca.pem'], {
+      env: { ...URL_ENV, INFRAKIT_PLUGINS_DIR: join(dir, 'plugins-junk-ca') },
+    });
+    assert.equal(serve.code, ExitCode.usage, serve.stderr);
+    assert.match(serve.stderr, /--ca-file .*junk-ca\.pem: not a PEM CA certificate file/);
+    assert.equal(existsSync(join(dir, 'plugins-junk-ca')), false, 'serve stopped before making its socket');
+  });
+
+  it('refuses two trust modes from flags and environment before reading any file', async () => {
+    await writeFile(join(dir, 'ca.pem'), CA_PEM);
+    const pin = 'AA'.repeat(32);
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [['--insecure', '--ca-file', 'ca.pem'], {}, /--insecure cannot be combined with --ca-file/],
+      [['-k'], { VCTHUMBPRINT: pin }, /--insecure cannot be combined with VCTHUMBPRINT/],
+      [['--thumbprint', pin], { VCCAFILE: join(dir, 'ca.pem') }, /VCCAFILE and --thumbprint given together/],
+      [
+        ['--insecure=yes', '--thumbprint', pin, '--password-file', 'nope.pw'],
+        {},
+        /--insecure cannot be combined/,
+      ],
+    ];
+    for (const [flags, env, message] of cases) {
+      const result = await run(['describe', ...flags], { env: { ...URL_ENV, ...env } });
+      assert.equal(result.code, ExitCode.usage, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.providers.length, 0);
+    }
+  });
+
+  it('reads a boolean flag value strictly: true/false, 1/0, yes/no, nothing else', async () => {
+    const yes = await run(['validate', 'props.json', '--ignoreOnDestroy=YES'], { env: URL_ENV });
+    assert.equal(yes.providers[0]!.options.ignoreOnDestroy, true);
+    const no = await run(['validate', 'props.json', '-ignoreOnDestroy=0'], { env: URL_ENV });
+    assert.equal(no.providers[0]!.options.ignoreOnDestroy, false);
+    for (const value of ['t', 'on', 'flase', '']) {
+      const result = await run(['describe', `--insecure=${value}`], { env: URL_ENV });
+      assert.equal(result.code, ExitCode.usage, value);
+      assert.match(result.stderr, /flag --insecure: expected true or false \(or 1\/0, yes\/no\)/);
+      assert.equal(result.providers.length, 0);
+    }
   });
 });
 
@@ -431,6 +504,31 @@ describe('--config subtypes', () => {
       'wrong types and unknown keys, all listed',
       '{"subtypes": {"x": {"url": 5, "insecure": "yes", "datastor": "d"}}}',
       /url: expected a non-empty string.*insecure: expected true or false.*datastor: unknown key \(did you mean datastore\?\)/,
+    ],
+    [
+      'a boolean written as a string',
+      '{"subtypes": {"": {"insecure": "false", "ignoreOnDestroy": "true"}}}',
+      /subtypes\[""\]\.insecure: expected true or false \(a JSON boolean\), got the string "false".*subtypes\[""\]\.ignoreOnDestroy: expected true or false \(a JSON boolean\), got the string "true"/,
+    ],
+    [
+      'insecure with a pin',
+      '{"subtypes": {"lab": {"insecure": true, "thumbprint": "AA"}}}',
+      /subtypes\["lab"\]: insecure cannot be combined with thumbprint/,
+    ],
+    [
+      'insecure with a CA file',
+      '{"subtypes": {"lab": {"insecure": true, "caFile": "ca.pem"}}}',
+      /subtypes\["lab"\]: insecure cannot be combined with caFile/,
+    ],
+    [
+      'a CA file and a pin',
+      '{"subtypes": {"lab": {"caFile": "ca.pem", "thumbprint": "AA"}}}',
+      /subtypes\["lab"\]: give caFile or thumbprint, not both/,
+    ],
+    [
+      'a caFile that is not PEM',
+      '{"subtypes": {"lab": {"url": "https://vc/sdk", "caFile": "pw.txt"}}}',
+      /subtype "lab": caFile .*pw\.txt: not a PEM CA certificate file/,
     ],
     [
       'two password sources',

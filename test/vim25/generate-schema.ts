@@ -367,7 +367,7 @@ function printField(f: SchemaFieldOut): string {
 }
 
 /** Renders the generated module's text (deterministic: sorted by name). */
-export function render(selection: Selection, version: string): string {
+export function render(selection: Selection, version: string, vim25Version: string): string {
   const typeLines = [...selection.types.keys()].sort().map((name) => {
     const t = selection.types.get(name)!;
     return [t.base ? `${name}<${t.base}` : name, ...t.fields.map(printField)].join(' ');
@@ -386,6 +386,9 @@ export function render(selection: Selection, version: string): string {
 
 /** govmomi version the tables were read from. */
 export const GOVMOMI_VERSION = '${version}';
+
+/** vim25 API version of that govmomi (its \`vim25.Version\`): the newest these tables describe. */
+export const VIM25_VERSION = '${vim25Version}';
 
 /** vim25 data types (see the format above); expanded lazily by schema.ts. */
 export const TYPES = \`${typeLines.join('\n')}\`;
@@ -408,7 +411,15 @@ export function generateSchema(): { text: string; selection: Selection } {
     `${readFileSync(join(dir, 'enum.go'), 'utf8')}\n${unreleased}`,
   );
   const selection = select(parsed);
-  return { text: render(selection, pinnedGovmomiVersion()), selection };
+  return { text: render(selection, pinnedGovmomiVersion(), vim25VersionOf(dir)), selection };
+}
+
+/** The `Version` constant of govmomi's vim25/client.go (next to the types directory). */
+export function vim25VersionOf(typesDir: string): string {
+  const clientGo = readFileSync(join(typesDir, '..', 'client.go'), 'utf8');
+  const match = /^\s*Version\s*=\s*"(\d+(?:\.\d+)+)"/m.exec(clientGo);
+  if (!match?.[1]) throw new Error(`no vim25 Version constant in ${join(typesDir, '..', 'client.go')}`);
+  return match[1];
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
