@@ -4,7 +4,8 @@
  * of idempotent calls only: a call that starts a task is never sent twice by this layer.
  */
 import { logger } from '../log.ts';
-import { HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
+import { Deadline } from '../transport/deadline.ts';
+import { AbortError, HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
 import { decodeResponse, encodeRequest, ResponseStream, type ReturnItemSink } from '../vim25/index.ts';
 import { redactSoapBody } from './redact.ts';
@@ -33,7 +34,17 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
 
 export interface SoapCallOptions {
   signal?: AbortSignal;
+  /**
+   * Bounds the whole call (default: the transport's timeoutMs): version negotiation, the wait for
+   * a socket, every attempt and the backoff between them. A retry is only started when what is
+   * left can cover it; when the time is up the call fails with a TimeoutError naming the method.
+   */
   timeoutMs?: number;
+  /**
+   * The deadline of an enclosing call (a session call that had to log in first): this call gets
+   * what is left of it, instead of `timeoutMs` of its own.
+   */
+  deadline?: Deadline;
   /**
    * Hands the items of one field of the result to `item` as they are decoded, while the body is
    * still arriving, and leaves them out of the returned value: a large RetrievePropertiesEx is
@@ -60,6 +71,9 @@ export interface SoapClientOptions {
 }
 
 const COOKIE_NAME = 'vmware_soap_session';
+
+/** The least time worth starting a retry with (or a quarter of a shorter budget). */
+const MIN_ATTEMPT_MS = 1000;
 
 // Loaded with the first idempotent call, not at import: it is a few ms of a cold start (P6).
 let pRetryModule: Promise<typeof import('p-retry')> | undefined;
@@ -122,6 +136,7 @@ export class SoapClient {
       this.#apiVersion = response.status === 200 && match?.[1] ? match[1].trim() : '8.0';
     } catch (error) {
       if (error instanceof TransportError && !(error instanceof HttpStatusError)) throw error;
+      if (signal?.aborted) throw signal.reason;
       this.#apiVersion = '8.0';
     }
     log('vim25 version %s', this.#apiVersion);
@@ -134,10 +149,37 @@ export class SoapClient {
     params: Record<string, unknown>,
     options: SoapCallOptions = {},
   ): Promise<T> {
-    const version = this.#apiVersion ?? (await this.negotiateVersion(options.signal));
+    const deadline = options.deadline ?? new Deadline(method, options.timeoutMs ?? this.transport.timeoutMs);
+    const { signal } = options;
+    try {
+      return await this.callWithin<T>(method, params, options, deadline);
+    } catch (error) {
+      // p-retry and a linked signal reject with the signal's reason: give callers a typed error.
+      if (error instanceof TimeoutError || error instanceof AbortError) throw error;
+      if (signal?.aborted) throw new AbortError(method, { cause: signal.reason });
+      throw error;
+    }
+  }
+
+  private async callWithin<T>(
+    method: string,
+    params: Record<string, unknown>,
+    options: SoapCallOptions,
+    deadline: Deadline,
+  ): Promise<T> {
+    if (options.signal?.aborted) throw new AbortError(method, { cause: options.signal.reason });
+    if (this.#apiVersion === undefined) {
+      const linked = deadline.link(options.signal);
+      try {
+        await this.negotiateVersion(linked.signal);
+      } finally {
+        linked.dispose();
+      }
+    }
+    const version = this.#apiVersion!;
     const body = encodeRequest(method, params);
     if (logBody.enabled) logBody('%s request %s', method, redactSoapBody(body));
-    const attempt = () => this.send<T>(method, body, version, options);
+    const attempt = () => this.send<T>(method, body, version, options, deadline);
     if (!IDEMPOTENT_METHODS.has(method) || this.retries === 0) return attempt();
     const { default: pRetry, AbortError: PRetryAbort } = await loadPRetry();
     return pRetry(
@@ -145,7 +187,7 @@ export class SoapClient {
         try {
           return await attempt();
         } catch (error) {
-          if (isRetryable(error)) throw error;
+          if (isRetryable(error) && !deadline.expired) throw error;
           throw new PRetryAbort(error as Error);
         }
       },
@@ -153,6 +195,13 @@ export class SoapClient {
         retries: this.retries,
         minTimeout: 100,
         maxTimeout: 2000,
+        // Jitter: clients that failed together must not all come back at the same instant.
+        randomize: true,
+        maxRetryTime: deadline.remaining(),
+        // An attempt that cannot get a fair share of the budget after the backoff is not started:
+        // it would only turn the real cause into a TimeoutError.
+        shouldRetry: ({ retryDelay }) =>
+          deadline.remaining() - retryDelay >= Math.min(MIN_ATTEMPT_MS, deadline.totalMs / 4),
         ...(options.signal ? { signal: options.signal } : {}),
         onFailedAttempt: ({ error, attemptNumber }) =>
           log('%s attempt %d failed: %s', method, attemptNumber, error.message),
@@ -160,7 +209,13 @@ export class SoapClient {
     );
   }
 
-  private async send<T>(method: string, body: string, version: string, options: SoapCallOptions): Promise<T> {
+  private async send<T>(
+    method: string,
+    body: string,
+    version: string,
+    options: SoapCallOptions,
+    deadline: Deadline,
+  ): Promise<T> {
     const started = performance.now();
     const headers: Record<string, string | number> = {
       'content-type': 'text/xml; charset=utf-8',
@@ -174,7 +229,7 @@ export class SoapClient {
       headers,
       body,
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      deadline,
     };
     const items = options.stream;
     let decoder: ResponseStream | undefined;
