@@ -2,11 +2,19 @@
  * A vCenter that accepts connections but never answers (a stall), behind the fault proxy. A call's
  * timeoutMs bounds it end to end (pool wait, connect, the answer, every retry and backoff, the
  * login and version negotiation it had to do first); a request that timed out or was aborted
- * destroys its socket, so once vCenter answers again the next call goes through at once. Bounds are generous: the machine is slow and shared.
+ * destroys its socket, so once vCenter answers again the next call goes through at once; the CLI's
+ * --timeout bounds a whole command. Bounds are generous: the machine is slow and shared.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { AbortError, ManagedObjectReference, TimeoutError, VSphereClient } from '../../src/index.ts';
+import { ExitCode } from '../../src/plugin/cli-output.ts';
 import type { FaultRule } from '../reliability/fault-proxy.ts';
 import {
   describeError,
@@ -19,6 +27,7 @@ import {
 } from '../reliability/harness.ts';
 import { SecretWatch } from '../reliability/secrets.ts';
 
+const CLI = fileURLToPath(new URL('../../src/plugin/cli.ts', import.meta.url));
 const SERVICE_INSTANCE = new ManagedObjectReference('ServiceInstance', 'ServiceInstance');
 const STALL_ALL: FaultRule = { fault: { kind: 'stall' } };
 /** What a timeout may overrun by on this machine: timers, scheduling, a busy neighbour. */
@@ -191,5 +200,85 @@ describe('a stalled vCenter: provider operations', () => {
     assert.ok(aborted.ms < 300 + SLACK_MS, `describe aborted in ${aborted.ms} ms`);
     rig.proxy.setRules([]);
     assert.deepEqual(await p.describe(groupTags('stall-describe')), []);
+  });
+});
+
+interface Exit {
+  code: number | null;
+  output: string;
+  ms: number;
+}
+
+async function runCli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Exit> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: {
+      ...process.env,
+      VCURL: rig.proxy.sdkUrl,
+      VCUSERNAME: PROVIDER_USER,
+      VCPASSWORD: PASSWORD,
+      VCDATACENTER: 'DC0',
+      DEBUG: '',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(killer);
+  watch.text(`cli ${args[0]}`, output);
+  return { code, output, ms: Math.round(performance.now() - started) };
+}
+
+describe('a stalled vCenter: the CLI', () => {
+  // Starting node and loading the CLI from TypeScript takes a while on this machine.
+  const START_MS = 4_000;
+
+  it('describe --timeout 2s exits 5 within the timeout and names the timeout on stderr', async () => {
+    rig.proxy.setRules([STALL_ALL]);
+    const exit = await runCli(['describe', '--timeout', '2s']);
+    rig.proxy.setRules([]);
+    console.log(`CLI describe --timeout 2s against a stall: exit ${exit.code} after ${exit.ms} ms`);
+    assert.equal(exit.code, ExitCode.timeout, exit.output);
+    assert.match(exit.output, /^infrakit-instance-vsphere: describe timed out after 2000 ms \(TIMEOUT\)$/m);
+    assert.ok(exit.ms < 2000 + START_MS + SLACK_MS, `exited after ${exit.ms} ms`);
+  });
+
+  it('label --timeout 1500ms after a login that went through exits 5 in bound', async () => {
+    rig.proxy.setRules([{ method: 'RetrievePropertiesEx', fault: { kind: 'stall' } }]);
+    const exit = await runCli(['label', 'vm-1', 'a=b', '--timeout', '1500ms']);
+    rig.proxy.setRules([]);
+    assert.equal(exit.code, ExitCode.timeout, exit.output);
+    assert.ok(exit.ms < 1500 + START_MS + SLACK_MS, `exited after ${exit.ms} ms`);
+  });
+
+  it('serve --timeout 1500ms: the start-up login check against a stall exits 5 in bound', async () => {
+    const plugins = await mkdtemp(join(tmpdir(), 'ikv-stall-'));
+    try {
+      rig.proxy.setRules([STALL_ALL]);
+      const exit = await runCli(['serve', '--name', 'stall', '--timeout', '1500ms'], {
+        INFRAKIT_PLUGINS_DIR: plugins,
+      });
+      rig.proxy.setRules([]);
+      console.log(`CLI serve --timeout 1500ms against a stall: exit ${exit.code} after ${exit.ms} ms`);
+      assert.equal(exit.code, ExitCode.timeout, exit.output);
+      assert.match(exit.output, /cannot log in to .*timed out after 1500 ms/);
+      assert.ok(exit.ms < 1500 + START_MS + SLACK_MS, `exited after ${exit.ms} ms`);
+    } finally {
+      await rm(plugins, { recursive: true, force: true });
+    }
+  });
+
+  it('junk in --timeout is a usage error', async () => {
+    const exit = await runCli(['describe', '--timeout', '10 seconds']);
+    assert.equal(exit.code, ExitCode.usage, exit.output);
+    assert.match(exit.output, /--timeout/);
   });
 });
