@@ -181,15 +181,29 @@ describe('a stalled vCenter: the socket pool', () => {
 });
 
 describe('a stalled vCenter: provider operations', () => {
-  it('describe fails with TimeoutError within timeoutMs per call; its AbortSignal ends it at once', async () => {
+  it('describe fails with TimeoutError within timeoutMs per call; its AbortSignal ends describe and destroy at once', async () => {
     const p = rig.provider({ timeoutMs: 1000 });
     await p.describe(groupTags('stall-describe'));
     rig.proxy.setRules([STALL_ALL]);
     const timedOut = await timed(p.describe(groupTags('stall-describe')));
     assertTimeout(timedOut.outcome, undefined, 1000);
     assert.ok(timedOut.ms < 1000 + SLACK_MS, `describe settled in ${timedOut.ms} ms`);
-    // Without a group, describe lists the datacenter's VMs in one RetrievePropertiesEx, which gets
-    // the signal (the inventory lookups before it are bounded by timeoutMs only).
+    // A group describe stalls in its inventory lookups (FindChild), which do not take the signal:
+    // the operation still ends when it aborts, and the lookup by its own deadline.
+    const lookup = await timed(p.describe(groupTags('stall-describe'), { signal: AbortSignal.timeout(300) }));
+    assert.equal(lookup.outcome.ok, false);
+    if (!lookup.outcome.ok)
+      assert.ok(lookup.outcome.error instanceof AbortError, describeError(lookup.outcome.error));
+    assert.ok(lookup.ms < 300 + SLACK_MS, `describe aborted in ${lookup.ms} ms`);
+    const destroyed = await timed(
+      p.destroy('vm-1', { Reason: 'terminate' }, { signal: AbortSignal.timeout(300) }),
+    );
+    assert.equal(destroyed.outcome.ok, false);
+    if (!destroyed.outcome.ok)
+      assert.ok(destroyed.outcome.error instanceof AbortError, describeError(destroyed.outcome.error));
+    assert.ok(destroyed.ms < 300 + SLACK_MS, `destroy aborted in ${destroyed.ms} ms`);
+    // Without a group, describe lists the datacenter's VMs in one RetrievePropertiesEx, which takes
+    // the signal itself.
     rig.proxy.setRules([]);
     await p.describe({});
     rig.proxy.setRules([{ method: 'RetrievePropertiesEx', fault: { kind: 'stall' } }]);
