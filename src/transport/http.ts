@@ -29,6 +29,14 @@ const tls = process.getBuiltinModule('node:tls');
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The longest a connection may take to be ready (TCP, and TLS where used). A connection attempt
+ * belongs to the agent, not to the request that caused it: one started for a request that has since
+ * given up (or for a queued one, when a socket closed) would otherwise wait on a stalled vCenter
+ * for ever, outside maxSockets, and join the pool whenever that vCenter woke up.
+ */
+const CONNECT_LIMIT_MS = 30_000;
+
 export interface HttpTransportOptions {
   /** Base URL of the server, e.g. `https://vc.example.com/sdk`. Credentials in it are ignored. */
   url: string | URL;
@@ -103,6 +111,32 @@ export class HttpTransport {
     } else {
       throw new TransportError(`unsupported URL scheme ${url.protocol} (expected https: or http:)`);
     }
+    if (this.trust.kind !== 'pin' || url.protocol === 'http:') this.limitConnects(this.#agent);
+  }
+
+  /** A second past the default call timeout, so that a request's own deadline speaks first. */
+  private get connectLimitMs(): number {
+    return Math.min(this.timeoutMs + 1000, CONNECT_LIMIT_MS);
+  }
+
+  /** Destroys a connection that is not ready within {@link CONNECT_LIMIT_MS} (see there). */
+  private limitConnects(agent: Agent): void {
+    const create = (agent as unknown as { createConnection: (...args: unknown[]) => Duplex | undefined })
+      .createConnection;
+    const limit = this.connectLimitMs;
+    const secure = this.baseUrl.protocol === 'https:';
+    (agent as unknown as { createConnection: unknown }).createConnection = (...args: unknown[]) => {
+      const socket = create.apply(agent, args) as import('node:net').Socket | undefined;
+      if (!socket) return socket;
+      const ready = secure ? 'secureConnect' : 'connect';
+      const onReady = () => socket.setTimeout(0);
+      socket.once(ready, onReady);
+      socket.setTimeout(limit, () => {
+        socket.off(ready, onReady);
+        socket.destroy(new TransportError(`connecting to ${this.baseUrl.host} timed out after ${limit} ms`));
+      });
+      return socket;
+    };
   }
 
   private createHttpsAgent(agentOptions: import('node:https').AgentOptions): import('node:https').Agent {
@@ -117,9 +151,21 @@ export class HttpTransport {
       done: (error: Error | null, socket?: Duplex) => void,
     ) => {
       const socket: TLSSocket = tls.connect({ ...options, rejectUnauthorized: false });
-      const onError = (error: Error) => done(error);
+      const onError = (error: Error) => {
+        clearTimeout(limit);
+        done(error);
+      };
       socket.once('error', onError);
+      // Not the request's timer: this connection is not the request's until `done` (see
+      // CONNECT_LIMIT_MS), and the agent does not count it against maxSockets meanwhile.
+      const limit = setTimeout(() => {
+        socket.destroy(
+          new TransportError(`connecting to ${this.baseUrl.host} timed out after ${this.connectLimitMs} ms`),
+        );
+      }, this.connectLimitMs);
+      limit.unref();
       socket.once('secureConnect', () => {
+        clearTimeout(limit);
         socket.off('error', onError);
         const prints = fingerprintsOf(socket.getPeerCertificate());
         const actual = trust.algorithm === 'sha256' ? prints.sha256 : prints.sha1;

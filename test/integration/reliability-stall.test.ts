@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,6 +24,7 @@ import {
   PROVIDER_USER,
   type Rig,
   settle,
+  sleep,
   startRig,
 } from '../reliability/harness.ts';
 import { SecretWatch } from '../reliability/secrets.ts';
@@ -177,6 +179,42 @@ describe('a stalled vCenter: the socket pool', () => {
     const many = await timed(Promise.all(Array.from({ length: 8 }, () => currentTime(c))));
     assert.ok(many.outcome.ok, many.outcome.ok ? '' : describeError(many.outcome.error));
     assert.ok(many.ms < 2000, `8 calls after the stall took ${many.ms} ms`);
+  });
+});
+
+describe('a stalled TLS handshake', () => {
+  it('calls with a pinned thumbprint time out in bound and leave no connection behind', async () => {
+    // Accepts TCP and never answers the ClientHello: a vCenter stalled below HTTP.
+    const open = new Set<Socket>();
+    const blackhole = createServer((socket) => {
+      socket.resume();
+      socket.on('error', () => undefined);
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const port = (blackhole.address() as AddressInfo).port;
+    const c = client({
+      url: `https://127.0.0.1:${port}/sdk`,
+      timeoutMs: 1000,
+      maxSockets: 2,
+      apiVersion: '8.0',
+      tls: { thumbprint: 'AB'.repeat(32) },
+    });
+    try {
+      const started = performance.now();
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => settle(c.session.serviceContent())));
+      const ms = Math.round(performance.now() - started);
+      for (const outcome of outcomes) assertTimeout(outcome, 'RetrieveServiceContent', 1000);
+      assert.ok(ms < 1000 + SLACK_MS, `settled in ${ms} ms`);
+      // A connection attempt is the agent's, not the request's: each must still end, soon after.
+      const deadline = performance.now() + 1000 + SLACK_MS;
+      while (open.size > 0 && performance.now() < deadline) await sleep(100);
+      assert.equal(open.size, 0, 'no connection left to the stalled server');
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise((resolve) => blackhole.close(resolve));
+    }
   });
 });
 
