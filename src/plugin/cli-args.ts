@@ -4,7 +4,7 @@
  * InfraKit start scripts used with the original plugin. `--` ends the flags.
  */
 
-import { parseGoDuration } from './duration.ts';
+import { parseDuration } from './duration.ts';
 
 /** The command line is wrong: exit code 2. */
 export class UsageError extends Error {
@@ -167,14 +167,14 @@ export function booleanFlag(parsed: ParsedArgs, name: string): boolean | undefin
 export function durationFlag(parsed: ParsedArgs, name: string, command?: string): number | undefined {
   const value = stringFlag(parsed, name);
   if (value === undefined) return undefined;
-  const ms = parseGoDuration(value);
-  if (ms === undefined) {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0) {
     throw new UsageError(
       `--${name} ${JSON.stringify(value)}: expected a duration such as 300ms, 90s, 2m or 1h30m`,
       command,
     );
   }
-  return ms;
+  return Math.round(ms);
 }
 
 /** A list flag's values. */

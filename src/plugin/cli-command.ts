@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ValidationError } from '../errors.ts';
 import type { JsonValue } from '../spi/instance.ts';
+import { TimeoutError } from '../transport/errors.ts';
 import { type FlagSpec, type ParsedArgs, stringFlag, UsageError } from './cli-args.ts';
 import {
   type CliIo,
@@ -16,6 +17,7 @@ import {
   resolveSubtypes,
   type Secrets,
 } from './cli-options.ts';
+import { timeoutFlag, withinTimeout } from './cli-timeout.ts';
 
 /** What a command runs with: I/O already scrubbed of secrets. */
 export interface CommandContext {
@@ -47,13 +49,22 @@ export function setupLogging(parsed: ParsedArgs, ctx: CommandContext, fallback: 
   configureLogging(level, ctx.io.env, ctx.io.stderr);
 }
 
-/** Runs `fn` with the provider of the subtype `--type` names, and closes it after. */
+/** How long a command that timed out waits for its logout (vCenter is likely not answering). */
+const CLOSE_AFTER_TIMEOUT_MS = 1_000;
+
+/**
+ * Runs `fn` with the provider of the subtype `--type` names, and closes it after. With `--timeout`,
+ * every vCenter call of the provider gets that timeout, and the whole of `fn` is bounded by it too:
+ * `fn` gets a signal that aborts then, and the command fails with a TimeoutError even where the
+ * signal does not reach.
+ */
 export async function withProvider<T>(
   parsed: ParsedArgs,
   ctx: CommandContext,
   command: string,
-  fn: (provider: CliProvider) => Promise<T>,
+  fn: (provider: CliProvider, signal: AbortSignal | undefined) => Promise<T>,
 ): Promise<T> {
+  const timeoutMs = timeoutFlag(parsed, command);
   const [resolved] = await resolveSubtypes(
     parsed,
     ctx.io,
@@ -63,12 +74,30 @@ export async function withProvider<T>(
   );
   if (resolved === undefined) throw new UsageError('no subtype to use', command);
   ctx.endpoint = resolved.endpoint;
-  const provider = makeProvider(resolved, ctx.factory, command);
+  const provider = makeProvider(
+    timeoutMs === undefined ? resolved : { ...resolved, options: { ...resolved.options, timeoutMs } },
+    ctx.factory,
+    command,
+  );
+  let timedOut = false;
   try {
-    return await fn(provider);
+    if (timeoutMs === undefined) return await fn(provider, undefined);
+    return await withinTimeout(command, timeoutMs, (signal) => fn(provider, signal));
+  } catch (error) {
+    timedOut = error instanceof TimeoutError;
+    throw error;
   } finally {
-    await provider.close().catch(() => undefined);
+    const closed = provider.close().catch(() => undefined);
+    if (timedOut) await within(closed, CLOSE_AFTER_TIMEOUT_MS);
+    else await closed;
   }
+}
+
+function within(work: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 async function readAll(stream: AsyncIterable<string | Buffer>): Promise<string> {

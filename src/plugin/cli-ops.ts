@@ -34,6 +34,7 @@ import {
   TYPE_FLAG,
 } from './cli-options.ts';
 import { ExitCode, instanceTable, ProgressReporter } from './cli-output.ts';
+import { COMMAND_TIMEOUT_FLAG } from './cli-timeout.ts';
 
 const JSON_FLAG: FlagSpec = { name: 'json', type: 'boolean', help: 'print JSON instead of text' };
 const GROUP_FLAG: FlagSpec = {
@@ -44,7 +45,13 @@ const GROUP_FLAG: FlagSpec = {
 };
 const TAG_FLAG: FlagSpec = { name: 'tag', type: 'list', value: 'K=V', help: 'a tag' };
 
-const COMMON: readonly FlagSpec[] = [...CONNECTION_FLAGS, TYPE_FLAG, LOG_LEVEL_FLAG('error'), HELP_FLAG];
+const COMMON: readonly FlagSpec[] = [
+  ...CONNECTION_FLAGS,
+  COMMAND_TIMEOUT_FLAG,
+  TYPE_FLAG,
+  LOG_LEVEL_FLAG('error'),
+  HELP_FLAG,
+];
 
 function isObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -74,8 +81,8 @@ export const describeCommand: Command = {
     if (group !== undefined) tags[InfraKitTags.group] = group;
     const json = booleanFlag(parsed, 'json') === true;
     const withProperties = booleanFlag(parsed, 'properties') === true;
-    const found = await withProvider(parsed, ctx, 'describe', (provider) =>
-      provider.describe(tags, { properties: true }),
+    const found = await withProvider(parsed, ctx, 'describe', (provider, signal) =>
+      provider.describe(tags, { properties: true, ...(signal ? { signal } : {}) }),
     );
     if (json) {
       writeJson(
@@ -108,6 +115,7 @@ export const provisionCommand: Command = {
     { ...TAG_FLAG, help: 'adds a tag to the spec' },
     JSON_FLAG,
     ...CONNECTION_FLAGS,
+    COMMAND_TIMEOUT_FLAG,
     ...PLACEMENT_FLAGS,
     TYPE_FLAG,
     LOG_LEVEL_FLAG('error'),
@@ -134,9 +142,10 @@ export const provisionCommand: Command = {
     const json = booleanFlag(parsed, 'json') === true;
     const tty = ctx.io.stderr.isTTY === true;
     let shown = false;
-    const id = await withProvider(parsed, ctx, 'provision', (provider) =>
+    const id = await withProvider(parsed, ctx, 'provision', (provider, signal) =>
       provider.provision(spec, {
         wait: true,
+        ...(signal ? { signal } : {}),
         ...(tty
           ? {
               onProgress: (event: { phase: string; percent?: number }) => {
@@ -186,10 +195,13 @@ export const destroyCommand: Command = {
     const [id] = positionals(parsed, ['<id>'], 'destroy');
     setupLogging(parsed, ctx, 'error');
     const reason = (stringFlag(parsed, 'reason') ?? 'terminate') as 'terminate' | 'rolling_update';
-    return runAndReport(parsed, ctx, 'destroy', (provider) => provider.destroy(id!, { Reason: reason }), {
-      json: { ID: id, OK: true },
-      text: `destroyed ${id}`,
-    });
+    return runAndReport(
+      parsed,
+      ctx,
+      'destroy',
+      (provider, signal) => provider.destroy(id!, { Reason: reason }, signal ? { signal } : {}),
+      { json: { ID: id, OK: true }, text: `destroyed ${id}` },
+    );
   },
 };
 
@@ -198,7 +210,7 @@ async function runAndReport(
   parsed: ParsedArgs,
   ctx: CommandContext,
   command: string,
-  call: (provider: CliProvider) => Promise<unknown>,
+  call: (provider: CliProvider, signal: AbortSignal | undefined) => Promise<unknown>,
   done: { json: Record<string, unknown>; text: string },
 ): Promise<number> {
   await withProvider(parsed, ctx, command, call);
@@ -216,7 +228,15 @@ export const validateCommand: Command = {
     'their shape, then that the datacenter, datastore, network, template and host they name exist.\n' +
     'A whole spec ({"Properties": {...}, ...}) is accepted too. Every problem is listed; exit code 3\n' +
     'when there is one.',
-  flags: [JSON_FLAG, ...CONNECTION_FLAGS, ...PLACEMENT_FLAGS, TYPE_FLAG, LOG_LEVEL_FLAG('error'), HELP_FLAG],
+  flags: [
+    JSON_FLAG,
+    ...CONNECTION_FLAGS,
+    COMMAND_TIMEOUT_FLAG,
+    ...PLACEMENT_FLAGS,
+    TYPE_FLAG,
+    LOG_LEVEL_FLAG('error'),
+    HELP_FLAG,
+  ],
   async run(parsed, ctx) {
     const [source] = positionals(parsed, ['<properties.json | ->'], 'validate');
     setupLogging(parsed, ctx, 'error');
@@ -298,10 +318,11 @@ export const pushIsoCommand: Command = {
     const path = stringFlag(parsed, 'path') ?? basename(local);
     const datacenter = stringFlag(parsed, 'datacenter');
     const progress = new ProgressReporter(ctx.io.stderr, `uploading ${basename(local)}`);
-    const result = await withProvider(parsed, ctx, 'push-iso', (provider) =>
+    const result = await withProvider(parsed, ctx, 'push-iso', (provider, signal) =>
       provider.uploadIso(local, {
         datastore,
         path,
+        ...(signal ? { signal } : {}),
         ...(datacenter !== undefined ? { datacenter } : {}),
         overwrite: booleanFlag(parsed, 'overwrite') === true,
         onProgress: (sent, total) => progress.update(sent, total),

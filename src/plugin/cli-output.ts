@@ -20,17 +20,16 @@ export const ExitCode = {
   validation: 3,
   /** vCenter could not be reached or refused the login (network, TLS trust, credentials). */
   connection: 4,
+  /**
+   * vCenter did not answer in time (`--timeout`, or a call's timeout): it may be stalled or
+   * overloaded, and what the command asked for may or may not have been done.
+   */
+  timeout: 5,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-const CONNECTION_CODES = new Set([
-  'TRANSPORT',
-  'TIMEOUT',
-  'TLS_UNTRUSTED',
-  'TLS_THUMBPRINT_MISMATCH',
-  'LOGIN_FAILED',
-]);
+const CONNECTION_CODES = new Set(['TRANSPORT', 'TLS_UNTRUSTED', 'TLS_THUMBPRINT_MISMATCH', 'LOGIN_FAILED']);
 
 /** The exit code for an error. */
 export function exitCodeFor(error: unknown): ExitCodeValue {
@@ -41,6 +40,7 @@ export function exitCodeFor(error: unknown): ExitCodeValue {
     // The instance itself missing (label, destroy) is a failed operation.
     return error.field === undefined || error.field === 'Instance' ? ExitCode.failed : ExitCode.validation;
   }
+  if (error instanceof VSphereError && error.code === 'TIMEOUT') return ExitCode.timeout;
   if (error instanceof VSphereError && CONNECTION_CODES.has(error.code)) return ExitCode.connection;
   if (error instanceof VSphereError && error.code === 'HTTP_STATUS') {
     const status = (error as { status?: unknown }).status;

@@ -17,6 +17,7 @@ import {
   resolveSubtypes,
 } from './cli-options.ts';
 import { ExitCode, errorLine } from './cli-output.ts';
+import { SERVE_TIMEOUT_FLAG, timeoutFlag, withinTimeout } from './cli-timeout.ts';
 import { type BackgroundFailure, type LoopbackHost, PluginServer, type VendorInfo } from './server.ts';
 import { installSignalHandlers, type RunningPluginServer, startPluginServer } from './socket.ts';
 
@@ -31,6 +32,7 @@ const SERVE_FLAGS: readonly FlagSpec[] = [
     help: 'plugin name: the socket file name InfraKit calls the plugin by',
   },
   ...CONNECTION_FLAGS,
+  SERVE_TIMEOUT_FLAG,
   ...PLACEMENT_FLAGS,
   {
     name: 'listen',
@@ -53,6 +55,7 @@ const SERVE_FLAGS: readonly FlagSpec[] = [
   HELP_FLAG,
 ];
 
+/** The start-up login check's bound when `--timeout` is not given. */
 const LOGIN_CHECK_TIMEOUT_MS = 30_000;
 /** Long enough for a clone with storage offload; an operator with slow copies raises it. */
 const SHUTDOWN_GRACE_MS = 120_000;
@@ -122,23 +125,31 @@ export const serveCommand: Command = {
     const listenValue = stringFlag(parsed, 'listen');
     const listen = listenValue === undefined ? undefined : parseListen(listenValue);
     const graceMs = durationFlag(parsed, 'shutdown-grace', 'serve') ?? SHUTDOWN_GRACE_MS;
+    const timeoutMs = timeoutFlag(parsed, 'serve');
     const subtypes = await resolveSubtypes(parsed, io, ctx.secrets, 'serve');
     setupLogging(parsed, ctx, 'info');
     const providers = new Map<string, CliProvider>();
-    for (const resolved of subtypes)
-      providers.set(resolved.subtype, makeProvider(resolved, ctx.factory, 'serve'));
+    for (const resolved of subtypes) {
+      const withTimeout =
+        timeoutMs === undefined ? resolved : { ...resolved, options: { ...resolved.options, timeoutMs } };
+      providers.set(resolved.subtype, makeProvider(withTimeout, ctx.factory, 'serve'));
+    }
     const closeProviders = () =>
       within(Promise.allSettled([...providers.values()].map((p) => p.close())), PROVIDER_CLOSE_MS);
     const typeName = (subtype: string) => (subtype === '' ? '.' : subtype);
 
     if (booleanFlag(parsed, 'skip-login-check') !== true) {
-      const signal = io.signal
-        ? AbortSignal.any([io.signal, AbortSignal.timeout(LOGIN_CHECK_TIMEOUT_MS)])
-        : AbortSignal.timeout(LOGIN_CHECK_TIMEOUT_MS);
+      // The login (version, service content, Login) is one call of --timeout; the check as a whole
+      // is bounded by it too, so a stalled vCenter fails the start-up with exit 5 on time.
+      const checkMs = timeoutMs ?? LOGIN_CHECK_TIMEOUT_MS;
       const results = await Promise.allSettled(
         subtypes.map(async (resolved) => {
           try {
-            await providers.get(resolved.subtype)!.connect(signal);
+            await withinTimeout('login check', checkMs, (bound) =>
+              providers
+                .get(resolved.subtype)!
+                .connect(io.signal ? AbortSignal.any([io.signal, bound]) : bound),
+            );
           } catch (error) {
             ctx.endpoint = resolved.endpoint;
             const where = subtypes.length > 1 ? `subtype ${typeName(resolved.subtype)}: ` : '';

@@ -5,7 +5,7 @@
  * See docs/cli.md.
  *
  * Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 validation error, 4 connection or
- * login error ({@link ExitCode}).
+ * login error, 5 timed out ({@link ExitCode}).
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -65,8 +65,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Connection (every command): --url or VCURL (https://[user[:password]@]host/sdk), the password
 from --password-file, VCPASSWORD or the URL, and TLS trust with --ca-file, --thumbprint or
---insecure. Defaults for new VMs: --datacenter, --datastore, --network, --hostname (VCDATACENTER,
-VCDATASTORE, VCNETWORK, VCHOST).
+--insecure; --timeout bounds the wait for vCenter (exit 5). Defaults for new VMs: --datacenter,
+--datastore, --network, --hostname (VCDATACENTER, VCDATASTORE, VCNETWORK, VCHOST).
 
 Exit codes:
   0  ok
@@ -74,6 +74,7 @@ Exit codes:
   2  usage error (command line or --config file)
   3  validation error (properties, spec or labels rejected; every problem is listed)
   4  vCenter unreachable, TLS not trusted, or login refused
+  5  timed out: vCenter did not answer within --timeout (or a call's timeout)
 `;
 }
 
@@ -85,7 +86,7 @@ ${command.description}
 Flags:
 ${formatFlags(command.flags)}
 ${command.footer === undefined ? '' : `\n${command.footer}\n`}
-Exit codes: 0 ok, 1 failed, 2 usage, 3 validation, 4 connection/login.
+Exit codes: 0 ok, 1 failed, 2 usage, 3 validation, 4 connection/login, 5 timed out.
 `;
 }
 

@@ -29,6 +29,7 @@ import {
   type JsonValue,
   type ProvisionOptions,
 } from '../spi/instance.ts';
+import { AbortError } from '../transport/errors.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { ObjectContent } from '../vim25/types.ts';
 import {
@@ -153,6 +154,36 @@ const VM_DETAIL_PATHS = ['runtime.powerState', 'guest.net', 'config.instanceUuid
 
 function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal ? { signal } : {};
+}
+
+/**
+ * `work`, or an AbortError as soon as `signal` aborts. The calls that take the signal stop with it;
+ * inventory lookups do not take it (they are cached and shared, and one caller's abort must not
+ * fail the others), so they run on and end by their own deadline, unobserved.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(new AbortError(what, { cause: signal.reason }));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(new AbortError(what, { cause: signal.reason }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function randomInt63(): bigint {
@@ -301,7 +332,11 @@ export class VSphereInstanceProvider implements InstancePlugin {
    * soon as the input is validated; describe then reports the instance as Provisioning until the
    * VM exists, and a failure is logged and drops the pending entry.
    */
-  async provision(rawSpec: InstanceSpec, options: ProvisionOptions = {}): Promise<string> {
+  provision(rawSpec: InstanceSpec, options: ProvisionOptions = {}): Promise<string> {
+    return untilAborted(this.provisionNow(rawSpec, options), options.signal, 'provision');
+  }
+
+  private async provisionNow(rawSpec: InstanceSpec, options: ProvisionOptions): Promise<string> {
     const spec = parseInstanceSpec(rawSpec);
     const props = parseProperties(spec.Properties, this.defaults, { field: 'Spec.Properties' });
     const tags = { ...(spec.Tags ?? {}) };
@@ -525,11 +560,15 @@ export class VSphereInstanceProvider implements InstancePlugin {
    * Destroys the instance (guest shutdown, power-off, destroy), or with `ignoreOnDestroy` only
    * marks it `Deleted by InfraKit`. An instance that is already gone is not an error.
    */
-  async destroy(
+  destroy(
     id: string,
     context: DestroyContext = { Reason: 'terminate' },
     options: DestroyOptions = {},
   ): Promise<void> {
+    return untilAborted(this.destroyNow(id, context, options), options.signal, `destroy of ${id}`);
+  }
+
+  private async destroyNow(id: string, context: DestroyContext, options: DestroyOptions): Promise<void> {
     if (typeof id !== 'string' || id === '')
       throw new ValidationError(
         [{ field: 'Instance', message: 'expected a non-empty instance ID' }],
@@ -557,9 +596,13 @@ export class VSphereInstanceProvider implements InstancePlugin {
   }
 
   /** Lists the instances of the group named in `tags` (all query tags must match). */
-  async describe(
+  describe(rawTags: Record<string, string>, options: DescribeOptions = {}): Promise<InstanceDescription[]> {
+    return untilAborted(this.describeNow(rawTags, options), options.signal, 'describe');
+  }
+
+  private async describeNow(
     rawTags: Record<string, string>,
-    options: DescribeOptions = {},
+    options: DescribeOptions,
   ): Promise<InstanceDescription[]> {
     const tags = parseTags(rawTags ?? {}, 'tags');
     const group = tags[InfraKitTags.group];

@@ -8,6 +8,8 @@
 import { VSphereError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { SoapCallOptions, SoapClient } from '../soap/client.ts';
+import { Deadline } from '../transport/deadline.ts';
+import { AbortError } from '../transport/errors.ts';
 import type { HttpRequest, HttpResponse } from '../transport/http.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { ServiceContent, UserSession } from '../vim25/types.ts';
@@ -74,12 +76,12 @@ export class Session {
   }
 
   /** Service content (fetched once; it does not need a session). */
-  async serviceContent(signal?: AbortSignal): Promise<ServiceContent> {
+  async serviceContent(signal?: AbortSignal, deadline?: Deadline): Promise<ServiceContent> {
     if (!this.content) {
       this.content = await this.client.call<ServiceContent>(
         'RetrieveServiceContent',
         { _this: SERVICE_INSTANCE },
-        signal ? { signal } : {},
+        { ...(signal ? { signal } : {}), ...(deadline ? { deadline } : {}) },
       );
     }
     return this.content;
@@ -90,19 +92,26 @@ export class Session {
     return (await this.serviceContent()).about.apiType === 'HostAgent';
   }
 
-  /** Logs in now (otherwise the first call does). */
-  async login(signal?: AbortSignal): Promise<void> {
+  /**
+   * Logs in now (otherwise the first call does). The service content and the login share one
+   * deadline: `deadline` when given (the call that needed the login), else the transport's timeout.
+   */
+  async login(signal?: AbortSignal, deadline?: Deadline): Promise<void> {
     if (this.closed) throw new SessionClosedError();
+    const bound = deadline ?? new Deadline('login', this.client.transport.timeoutMs);
     if (!this.loginInFlight) {
-      this.loginInFlight = this.doLogin(signal).finally(() => {
+      this.loginInFlight = this.doLogin(signal, bound).finally(() => {
         this.loginInFlight = undefined;
       });
+      return this.loginInFlight;
     }
-    return this.loginInFlight;
+    // A login another caller started runs on its deadline and signal; this caller waits no longer
+    // than its own.
+    return bound.race(this.loginInFlight, signal, () => new AbortError('login', { cause: signal?.reason }));
   }
 
-  private async doLogin(signal?: AbortSignal): Promise<void> {
-    const content = await this.serviceContent(signal);
+  private async doLogin(signal: AbortSignal | undefined, deadline: Deadline): Promise<void> {
+    const content = await this.serviceContent(signal, deadline);
     // Closed while the service content was read: no Login is sent, so no session can be left.
     if (this.closed) throw new SessionClosedError();
     const wasLoggedIn = this.generation > 0;
@@ -111,7 +120,7 @@ export class Session {
       await this.client.call<UserSession>(
         'Login',
         { _this: content.sessionManager, userName: this.username, password: this.#password },
-        signal ? { signal } : {},
+        { ...(signal ? { signal } : {}), deadline },
       );
     } catch (error) {
       if (error instanceof VimFault && (error.is('InvalidLogin') || error.is('NoPermission'))) {
@@ -145,7 +154,8 @@ export class Session {
   /**
    * Calls a method with the session; on NotAuthenticated logs in again (once for all callers)
    * and replays the call once. vCenter rejects an unauthenticated call before doing anything,
-   * so the replay cannot duplicate work.
+   * so the replay cannot duplicate work. `timeoutMs` bounds all of it: the login the call needs,
+   * the call, the login again and the replay.
    */
   async invoke<T = unknown>(
     method: string,
@@ -153,16 +163,19 @@ export class Session {
     options: InvokeOptions = {},
   ): Promise<T> {
     if (this.closed) throw new SessionClosedError();
-    if (this.generation === 0 || !this.client.hasCookie) await this.login(options.signal);
+    const deadline =
+      options.deadline ?? new Deadline(method, options.timeoutMs ?? this.client.transport.timeoutMs);
+    const bounded: InvokeOptions = { ...options, deadline };
+    if (this.generation === 0 || !this.client.hasCookie) await this.login(options.signal, deadline);
     const generationAtCall = this.generation;
     try {
-      return await this.callOnce<T>(method, params, options);
+      return await this.callOnce<T>(method, params, bounded);
     } catch (error) {
       if (!(error instanceof VimFault && error.is('NotAuthenticated'))) throw error;
       log('%s: session not authenticated (generation %d); logging in again', method, generationAtCall);
       // Another caller may already have logged in again since this call was sent.
-      if (this.generation === generationAtCall) await this.login(options.signal);
-      return this.callOnce<T>(method, params, options);
+      if (this.generation === generationAtCall) await this.login(options.signal, deadline);
+      return this.callOnce<T>(method, params, bounded);
     }
   }
 

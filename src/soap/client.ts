@@ -4,6 +4,7 @@
  * of idempotent calls only: a call that starts a task is never sent twice by this layer.
  */
 import { logger } from '../log.ts';
+import { Deadline } from '../transport/deadline.ts';
 import { AbortError, HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
 import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
 import {
@@ -39,7 +40,17 @@ export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
 
 export interface SoapCallOptions {
   signal?: AbortSignal;
+  /**
+   * Bounds the whole call (default: the transport's timeoutMs): version negotiation, the wait for
+   * a socket, every attempt and the backoff between them. A retry is only started when what is
+   * left can cover it; when the time is up the call fails with a TimeoutError naming the method.
+   */
   timeoutMs?: number;
+  /**
+   * The deadline of an enclosing call (a session call that had to log in first): this call gets
+   * what is left of it, instead of `timeoutMs` of its own.
+   */
+  deadline?: Deadline;
   /**
    * Hands the items of one field of the result to `item` as they are decoded, while the body is
    * still arriving, and leaves them out of the returned value: a large RetrievePropertiesEx is
@@ -77,6 +88,9 @@ export interface SoapClientOptions {
 export const FALLBACK_API_VERSION = SCHEMA_VIM25_VERSION;
 
 const COOKIE_NAME = 'vmware_soap_session';
+
+/** The least time worth starting a retry with (or a quarter of a shorter budget). */
+const MIN_ATTEMPT_MS = 1000;
 
 // Loaded with the first idempotent call, not at import: it is a few ms of a cold start (P6).
 let pRetryModule: Promise<typeof import('p-retry')> | undefined;
@@ -195,10 +209,37 @@ export class SoapClient {
     params: Record<string, unknown>,
     options: SoapCallOptions = {},
   ): Promise<T> {
-    const version = await this.negotiateVersion(options.signal);
+    const deadline = options.deadline ?? new Deadline(method, options.timeoutMs ?? this.transport.timeoutMs);
+    const { signal } = options;
+    try {
+      return await this.callWithin<T>(method, params, options, deadline);
+    } catch (error) {
+      // p-retry and a linked signal reject with the signal's reason: give callers a typed error.
+      if (error instanceof TimeoutError || error instanceof AbortError) throw error;
+      if (signal?.aborted) throw new AbortError(method, { cause: signal.reason });
+      throw error;
+    }
+  }
+
+  private async callWithin<T>(
+    method: string,
+    params: Record<string, unknown>,
+    options: SoapCallOptions,
+    deadline: Deadline,
+  ): Promise<T> {
+    if (options.signal?.aborted) throw new AbortError(method, { cause: options.signal.reason });
+    let version = this.#apiVersion;
+    if (version === undefined) {
+      const linked = deadline.link(options.signal);
+      try {
+        version = await this.negotiateVersion(linked.signal);
+      } finally {
+        linked.dispose();
+      }
+    }
     const body = encodeRequest(method, params);
     if (logBody.enabled) logBody('%s request %s', method, redactSoapBody(body));
-    const attempt = () => this.send<T>(method, body, version, options);
+    const attempt = () => this.send<T>(method, body, version, options, deadline);
     if (!IDEMPOTENT_METHODS.has(method) || this.retries === 0) return attempt();
     const { default: pRetry, AbortError: PRetryAbort } = await loadPRetry();
     return pRetry(
@@ -206,7 +247,7 @@ export class SoapClient {
         try {
           return await attempt();
         } catch (error) {
-          if (isRetryable(error)) throw error;
+          if (isRetryable(error) && !deadline.expired) throw error;
           throw new PRetryAbort(error as Error);
         }
       },
@@ -214,6 +255,13 @@ export class SoapClient {
         retries: this.retries,
         minTimeout: 100,
         maxTimeout: 2000,
+        // Jitter: clients that failed together must not all come back at the same instant.
+        randomize: true,
+        maxRetryTime: deadline.remaining(),
+        // An attempt that cannot get a fair share of the budget after the backoff is not started:
+        // it would only turn the real cause into a TimeoutError.
+        shouldRetry: ({ retryDelay }) =>
+          deadline.remaining() - retryDelay >= Math.min(MIN_ATTEMPT_MS, deadline.totalMs / 4),
         ...(options.signal ? { signal: options.signal } : {}),
         onFailedAttempt: ({ error, attemptNumber }) =>
           log('%s attempt %d failed: %s', method, attemptNumber, error.message),
@@ -221,7 +269,13 @@ export class SoapClient {
     );
   }
 
-  private async send<T>(method: string, body: string, version: string, options: SoapCallOptions): Promise<T> {
+  private async send<T>(
+    method: string,
+    body: string,
+    version: string,
+    options: SoapCallOptions,
+    deadline: Deadline,
+  ): Promise<T> {
     const started = performance.now();
     const headers: Record<string, string | number> = {
       'content-type': 'text/xml; charset=utf-8',
@@ -235,7 +289,7 @@ export class SoapClient {
       headers,
       body,
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      deadline,
     };
     const items = options.stream;
     let decoder: ResponseStream | undefined;

@@ -9,6 +9,7 @@ import type { Agent, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { logger } from '../log.ts';
+import { Deadline } from './deadline.ts';
 import { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './errors.ts';
 import {
   fingerprintsOf,
@@ -28,11 +29,22 @@ const tls = process.getBuiltinModule('node:tls');
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The longest a connection may take to be ready (TCP, and TLS where used). A connection attempt
+ * belongs to the agent, not to the request that caused it: one started for a request that has since
+ * given up (or for a queued one, when a socket closed) would otherwise wait on a stalled vCenter
+ * for ever, outside maxSockets, and join the pool whenever that vCenter woke up.
+ */
+const CONNECT_LIMIT_MS = 30_000;
+
 export interface HttpTransportOptions {
   /** Base URL of the server, e.g. `https://vc.example.com/sdk`. Credentials in it are ignored. */
   url: string | URL;
   tls?: TlsOptions;
-  /** Per-call timeout in ms (default 120 000). */
+  /**
+   * Timeout in ms of each call made without one of its own (default 120 000): it bounds the whole
+   * call, from the wait for a free socket to the last byte of the answer.
+   */
   timeoutMs?: number;
   /** Sockets kept per vCenter (default 32). */
   maxSockets?: number;
@@ -46,7 +58,13 @@ export interface HttpRequest {
   /** A body to send whole, or a stream to pipe (then give `content-length`). */
   body?: string | Buffer | NodeJS.ReadableStream;
   signal?: AbortSignal;
+  /** Bounds this request alone (default: the transport's timeoutMs). */
   timeoutMs?: number;
+  /**
+   * The deadline of the call this request is one attempt of: the request gets what is left of it
+   * (instead of `timeoutMs`) and times out with its error.
+   */
+  deadline?: Deadline;
   /** Called as the upload body is written (bytes so far). */
   onUploadProgress?: (sentBytes: number) => void;
   /**
@@ -72,7 +90,8 @@ export class HttpTransport {
   // Private field: util.inspect of a client must not reach in-flight requests, whose headers
   // carry the session cookie.
   readonly #agent: Agent;
-  private readonly timeoutMs: number;
+  /** Timeout in ms of a call that sets none. */
+  readonly timeoutMs: number;
   private readonly trust: TrustMode;
   /** Requests sent, for round-trip accounting in benchmarks and tests. */
   requestCount = 0;
@@ -92,6 +111,32 @@ export class HttpTransport {
     } else {
       throw new TransportError(`unsupported URL scheme ${url.protocol} (expected https: or http:)`);
     }
+    if (this.trust.kind !== 'pin' || url.protocol === 'http:') this.limitConnects(this.#agent);
+  }
+
+  /** A second past the default call timeout, so that a request's own deadline speaks first. */
+  private get connectLimitMs(): number {
+    return Math.min(this.timeoutMs + 1000, CONNECT_LIMIT_MS);
+  }
+
+  /** Destroys a connection that is not ready within {@link CONNECT_LIMIT_MS} (see there). */
+  private limitConnects(agent: Agent): void {
+    const create = (agent as unknown as { createConnection: (...args: unknown[]) => Duplex | undefined })
+      .createConnection;
+    const limit = this.connectLimitMs;
+    const secure = this.baseUrl.protocol === 'https:';
+    (agent as unknown as { createConnection: unknown }).createConnection = (...args: unknown[]) => {
+      const socket = create.apply(agent, args) as import('node:net').Socket | undefined;
+      if (!socket) return socket;
+      const ready = secure ? 'secureConnect' : 'connect';
+      const onReady = () => socket.setTimeout(0);
+      socket.once(ready, onReady);
+      socket.setTimeout(limit, () => {
+        socket.off(ready, onReady);
+        socket.destroy(new TransportError(`connecting to ${this.baseUrl.host} timed out after ${limit} ms`));
+      });
+      return socket;
+    };
   }
 
   private createHttpsAgent(agentOptions: import('node:https').AgentOptions): import('node:https').Agent {
@@ -106,9 +151,21 @@ export class HttpTransport {
       done: (error: Error | null, socket?: Duplex) => void,
     ) => {
       const socket: TLSSocket = tls.connect({ ...options, rejectUnauthorized: false });
-      const onError = (error: Error) => done(error);
+      const onError = (error: Error) => {
+        clearTimeout(limit);
+        done(error);
+      };
       socket.once('error', onError);
+      // Not the request's timer: this connection is not the request's until `done` (see
+      // CONNECT_LIMIT_MS), and the agent does not count it against maxSockets meanwhile.
+      const limit = setTimeout(() => {
+        socket.destroy(
+          new TransportError(`connecting to ${this.baseUrl.host} timed out after ${this.connectLimitMs} ms`),
+        );
+      }, this.connectLimitMs);
+      limit.unref();
       socket.once('secureConnect', () => {
+        clearTimeout(limit);
         socket.off('error', onError);
         const prints = fingerprintsOf(socket.getPeerCertificate());
         const actual = trust.algorithm === 'sha256' ? prints.sha256 : prints.sha1;
@@ -132,14 +189,17 @@ export class HttpTransport {
 
   /** Sends one request and buffers the whole response. */
   request(req: HttpRequest): Promise<HttpResponse> {
-    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
     const what = `${req.method} ${req.path.split('?')[0]}`;
-    if (req.signal?.aborted) return Promise.reject(new AbortError(what, { cause: req.signal.reason }));
+    const deadline = req.deadline ?? new Deadline(what, req.timeoutMs ?? this.timeoutMs);
+    if (req.signal?.aborted) return Promise.reject(abortOf(req.signal, what));
+    if (deadline.expired) return Promise.reject(deadline.error());
     this.requestCount += 1;
     const transport = this.baseUrl.protocol === 'https:' ? https : http;
     const started = performance.now();
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
+      // A refused certificate whose thumbprints are being read: what to fail with if time runs out.
+      let refused: Error | undefined;
       const finish = (error: Error | undefined, response?: HttpResponse) => {
         if (settled) return;
         settled = true;
@@ -147,6 +207,14 @@ export class HttpTransport {
         req.signal?.removeEventListener('abort', onAbort);
         if (error) reject(error);
         else resolve(response!);
+      };
+      // A request that gave up must not keep its socket: a stalled server would still hold it, and
+      // its late answer must not be read as the answer of the next request on that socket. One
+      // still queued in the agent for a socket leaves the queue, or it would take one when freed.
+      const abandon = (error: Error) => {
+        finish(refused ?? error);
+        outgoing.destroy();
+        dequeue(this.#agent, outgoing);
       };
       const outgoing = transport.request({
         agent: this.#agent,
@@ -157,14 +225,8 @@ export class HttpTransport {
         method: req.method,
         headers: req.headers,
       });
-      const timer = setTimeout(() => {
-        finish(new TimeoutError(what, timeoutMs));
-        outgoing.destroy();
-      }, timeoutMs);
-      const onAbort = () => {
-        finish(new AbortError(what, { cause: req.signal?.reason }));
-        outgoing.destroy();
-      };
+      const timer = setTimeout(() => abandon(deadline.error()), deadline.remaining());
+      const onAbort = () => abandon(abortOf(req.signal!, what));
       req.signal?.addEventListener('abort', onAbort, { once: true });
       outgoing.on('error', (error: NodeJS.ErrnoException) => {
         const classified = this.classify(error, what);
@@ -172,10 +234,14 @@ export class HttpTransport {
           finish(classified);
           return;
         }
-        // Name the certificate that was refused, so an operator can check and pin it.
-        presentedFingerprints(this.baseUrl.hostname, Number(this.baseUrl.port || 443)).then((prints) =>
-          finish(this.classify(error, what, prints)),
-        );
+        // Name the certificate that was refused, so an operator can check and pin it; within the
+        // call's deadline, else the error without them.
+        refused = classified;
+        presentedFingerprints(
+          this.baseUrl.hostname,
+          Number(this.baseUrl.port || 443),
+          Math.max(1, Math.min(5000, deadline.remaining())),
+        ).then((prints) => finish(this.classify(error, what, prints)));
       });
       outgoing.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -257,6 +323,32 @@ export class HttpTransport {
   /** Closes idle sockets; in-flight requests finish. */
   close(): void {
     this.#agent.destroy();
+  }
+}
+
+/**
+ * The error of an aborted request: the deadline's own TimeoutError when the signal is a deadline's
+ * (see {@link Deadline.link}), else an AbortError with the caller's reason.
+ */
+function abortOf(signal: AbortSignal, what: string): Error {
+  return signal.reason instanceof TimeoutError
+    ? signal.reason
+    : new AbortError(what, { cause: signal.reason });
+}
+
+/**
+ * Takes a request that never got a socket out of the agent's queue. Node leaves a destroyed
+ * request queued until a socket frees, then hands it that socket only to skip it.
+ */
+function dequeue(agent: Agent, request: import('node:http').ClientRequest): void {
+  if (request.socket) return;
+  const queues = agent.requests as Record<string, import('node:http').ClientRequest[] | undefined>;
+  for (const [name, queue] of Object.entries(queues)) {
+    const at = queue?.indexOf(request) ?? -1;
+    if (at < 0) continue;
+    queue!.splice(at, 1);
+    if (queue!.length === 0) delete queues[name];
+    return;
   }
 }
 

@@ -151,14 +151,28 @@ describe('faults on reads are retried', () => {
     await p.close();
   });
 
-  it('a stalled read times out (TimeoutError inside) and is retried', async () => {
+  it('a read stalled and then cut is retried within its deadline', async () => {
+    const p = rig.provider({ timeoutMs: 2000 });
+    rig.proxy.setRules([{ method: 'FindChild', times: 1, fault: { kind: 'stall', ms: 500 } }]);
+    const started = performance.now();
+    assert.deepEqual(await p.describe(groupTags('stalled-read')), []);
+    assert.ok(performance.now() - started >= 400, 'waited for the cut');
+    assert.equal(rig.proxy.faults('stall', 'FindChild'), 1);
+    rig.proxy.setRules([]);
+    await p.close();
+  });
+
+  it('a read stalled for longer than timeoutMs fails with TimeoutError: the stall used up its deadline', async () => {
     const p = rig.provider({ timeoutMs: 800 });
     rig.proxy.setRules([{ method: 'FindChild', times: 1, fault: { kind: 'stall' } }]);
     const started = performance.now();
-    assert.deepEqual(await p.describe(groupTags('stalled-read')), []);
-    assert.ok(performance.now() - started >= 700, 'waited for the timeout');
-    assert.equal(rig.proxy.faults('stall', 'FindChild'), 1);
+    const failed = await settle(p.describe(groupTags('stalled-read')));
+    const ms = performance.now() - started;
+    assert.equal(failed.ok, false);
+    if (!failed.ok) assert.ok(failed.error instanceof TimeoutError, describeError(failed.error));
+    assert.ok(ms >= 700 && ms < 800 + 3000, `settled in ${Math.round(ms)} ms`);
     rig.proxy.setRules([]);
+    assert.deepEqual(await p.describe(groupTags('stalled-read')), [], 'the next describe goes through');
     await p.close();
   });
 
