@@ -386,13 +386,20 @@ function isRetryable(error: unknown): boolean {
   return error instanceof TransportError || error instanceof TimeoutError;
 }
 
-/** `work`, or an AbortError as soon as `signal` fires (work shared with other callers goes on). */
+/**
+ * `work`, or the reason `signal` fires for as soon as it does (work shared with other callers goes
+ * on). A deadline's signal fires with its TimeoutError, which stays what it is: the caller ran out
+ * of time, it did not abort.
+ */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return work;
-  if (signal.aborted)
-    return Promise.reject(new AbortError('vim25 version negotiation', { cause: signal.reason }));
+  const stopped = () =>
+    signal.reason instanceof TimeoutError
+      ? signal.reason
+      : new AbortError('vim25 version negotiation', { cause: signal.reason });
+  if (signal.aborted) return Promise.reject(stopped());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortError('vim25 version negotiation', { cause: signal.reason }));
+    const onAbort = () => reject(stopped());
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (value) => {
