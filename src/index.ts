@@ -4,7 +4,7 @@
  */
 
 export { VSphereClient, type VSphereClientOptions } from './client.ts';
-export { ValidationError, type ValidationIssue, VSphereError } from './errors.ts';
+export { ValidationError, type ValidationIssue, VSphereError, type VSphereErrorCode } from './errors.ts';
 export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
 export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
 export {
@@ -45,7 +45,7 @@ export type {
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
 export { FileExistsError, type SizedStream, type UploadOptions } from './provider/upload.ts';
-export { VerificationError, VmOps } from './provider/vm-ops.ts';
+export { faultOf, isFault, VerificationError, VmOps } from './provider/vm-ops.ts';
 export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
 export { LoginError, Session, SessionClosedError, type SessionOptions } from './session/session.ts';
 export { SoapClient, type SoapClientOptions } from './soap/client.ts';

@@ -11,7 +11,7 @@
  *   Go client only shows `message`.
  */
 
-import { VSphereError } from '../errors.ts';
+import { VSphereError, type VSphereErrorCode } from '../errors.ts';
 import type { JsonValue } from '../spi/instance.ts';
 
 /** The JSON-RPC error codes this server answers with. */
@@ -26,7 +26,7 @@ export const RpcErrorCode = {
 
 export type RpcErrorCode = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];
 
-const errorNames: Record<RpcErrorCode, string> = {
+const errorNames: Record<RpcErrorCode, VSphereErrorCode> = {
   [RpcErrorCode.parseError]: 'JSONRPC_PARSE_ERROR',
   [RpcErrorCode.invalidRequest]: 'JSONRPC_INVALID_REQUEST',
   [RpcErrorCode.methodNotFound]: 'JSONRPC_METHOD_NOT_FOUND',

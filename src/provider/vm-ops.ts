@@ -25,6 +25,11 @@ export function faultOf(error: unknown): VimFault | undefined {
   return undefined;
 }
 
+/**
+ * True when `error` is a vCenter fault of `type` or of a subtype of it, whether vCenter returned it
+ * from a call ({@link VimFault}) or a task ended with it ({@link TaskFailedError}):
+ * `isFault(error, 'InvalidState')` holds for an `InvalidPowerState`. The one way to match a fault.
+ */
 export function isFault(error: unknown, type: string): boolean {
   return faultOf(error)?.is(type) ?? false;
 }

@@ -13,7 +13,11 @@ export class EncodeError extends VSphereError {
    * @param problem - what is wrong, in words a caller can act on
    * @param code - stable code; subclasses pass their own
    */
-  constructor(path: string, problem: string, code = 'VIM25_ENCODE') {
+  constructor(
+    path: string,
+    problem: string,
+    code: 'VIM25_ENCODE' | 'VIM25_INVALID_XML_CHAR' = 'VIM25_ENCODE',
+  ) {
     super(code, `${path}: ${problem}`);
     this.path = path;
   }

@@ -561,7 +561,7 @@ describe('secrets', () => {
       JSON.stringify({ subtypes: { '': { password: SECRET } } }),
     );
     const urlWithSecret = `https://admin:${encodeURIComponent(SECRET)}@vc.example.com/sdk`;
-    const leaky = new VSphereError('BOOM', `failed talking to ${urlWithSecret} with ${SECRET}`);
+    const leaky = new VSphereError('VIM_FAULT', `failed talking to ${urlWithSecret} with ${SECRET}`);
     const runs = [
       await run(['describe'], { env: { VCURL: urlWithSecret }, setup: (p) => (p.failWith = leaky) }),
       await run(['describe', '--json'], {

@@ -1,7 +1,7 @@
 /**
- * Keeps docs/provider.md and docs/vcenter.md true to the code: every TypeScript example
- * type-checks against the library's sources, the error table names each class with the codes it
- * really has, and the environment variables, debug namespaces and cross-document links they
+ * Keeps docs/provider.md, docs/vcenter.md and docs/errors.md true to the code: every TypeScript
+ * example type-checks against the library's sources, the error tables document every
+ * `VSphereErrorCode` with the class that really has it, and the environment variables, debug namespaces and cross-document links they
  * list are exactly what exists. No vCenter is needed.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import ts from 'typescript';
 import * as lib from '../../src/index.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DOCS = ['provider.md', 'vcenter.md'] as const;
+const DOCS = ['provider.md', 'vcenter.md', 'errors.md'] as const;
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
 
 /** Every file under src/, recursively, with its text. */
@@ -94,61 +94,78 @@ describe('docs examples', () => {
   });
 });
 
-describe('docs/provider.md', () => {
-  const doc = read('docs/provider.md');
+/** The string literals of the exported `VSphereErrorCode` union, read from its declaration. */
+function declaredErrorCodes(): string[] {
+  const file = ts.createSourceFile('errors.ts', read('src/errors.ts'), ts.ScriptTarget.Latest, true);
+  const alias = file.statements.find(
+    (s): s is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(s) && s.name.text === 'VSphereErrorCode',
+  );
+  assert.ok(alias && ts.isUnionTypeNode(alias.type), 'VSphereErrorCode is a union');
+  return alias.type.types.map((member) => {
+    assert.ok(ts.isLiteralTypeNode(member) && ts.isStringLiteral(member.literal), 'a string literal');
+    return member.literal.text;
+  });
+}
 
-  it('names every error class with the codes it really has', () => {
+describe('docs/errors.md', () => {
+  const doc = read('docs/errors.md');
+  /** Table rows whose first cell names codes: the codes, and the class named in the second cell. */
+  const rows = [...doc.matchAll(/^\| (`[A-Z0-9_]+`[^|]*)\|([^|]*)\|/gm)].map((m) => ({
+    codes: [...m[1]!.matchAll(/`([A-Z0-9_]+)`/g)].map((c) => c[1]!),
+    className: /^ `(\w+)` $/.exec(m[2]!)?.[1],
+  }));
+
+  it('documents every code of VSphereErrorCode, once, and no other', () => {
+    const documented = rows.flatMap((r) => r.codes);
+    assert.deepEqual([...documented].sort(), [...new Set(documented)].sort(), 'no code twice');
+    assert.deepEqual([...documented].sort(), declaredErrorCodes().sort());
+  });
+
+  it('names, for each code, the exported class that really has it', () => {
     const fault = new lib.VimFault('InvalidLogin', { _type: 'InvalidLogin' }, '');
     const task = new lib.ManagedObjectReference('Task', 'task-1');
-    const codes: Record<string, string[]> = {
-      ValidationError: [new lib.ValidationError([{ field: 'f', message: 'm' }]).code],
-      NotFoundError: [new lib.NotFoundError('vm', 'x', 'vCenter').code],
-      AmbiguousNameError: [new lib.AmbiguousNameError('vm', 'x', 'vCenter', ['a', 'b']).code],
-      VimFault: [fault.code],
-      TaskFailedError: [new lib.TaskFailedError(task, 'clone', fault).code],
-      VerificationError: [new lib.VerificationError('annotation', 'vm-1').code],
-      TlsError: [
-        new lib.TlsError('TLS_UNTRUSTED', 'm').code,
-        new lib.TlsError('TLS_THUMBPRINT_MISMATCH', 'm').code,
-      ],
-      TransportError: [new lib.TransportError('m').code],
-      HttpStatusError: [new lib.HttpStatusError(503, 'm').code],
-      TimeoutError: [new lib.TimeoutError('m', 1).code],
-      AbortError: [new lib.AbortError('m').code],
-      LoginError: [new lib.LoginError('user', fault).code],
-      SessionClosedError: [new lib.SessionClosedError().code],
-      FileExistsError: [new lib.FileExistsError('[ds] a.iso').code],
-      AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1).code],
+    const made: Record<string, lib.VSphereError[]> = {
+      ValidationError: [new lib.ValidationError([{ field: 'f', message: 'm' }])],
+      NotFoundError: [new lib.NotFoundError('vm', 'x', 'vCenter')],
+      AmbiguousNameError: [new lib.AmbiguousNameError('vm', 'x', 'vCenter', ['a', 'b'])],
+      VimFault: [fault],
+      TaskFailedError: [new lib.TaskFailedError(task, 'clone', fault)],
+      TaskOutcomeUnknownError: [new lib.TaskOutcomeUnknownError(task, 'clone')],
+      VerificationError: [new lib.VerificationError('annotation', 'vm-1')],
+      TlsError: [new lib.TlsError('TLS_UNTRUSTED', 'm'), new lib.TlsError('TLS_THUMBPRINT_MISMATCH', 'm')],
+      TransportError: [new lib.TransportError('m')],
+      HttpStatusError: [new lib.HttpStatusError(503, 'm')],
+      TimeoutError: [new lib.TimeoutError('m', 1)],
+      AbortError: [new lib.AbortError('m')],
+      LoginError: [new lib.LoginError('user', fault)],
+      SessionClosedError: [new lib.SessionClosedError()],
+      FileExistsError: [new lib.FileExistsError('[ds] a.iso')],
+      AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1)],
     };
-    const rows = [...section(doc, 'Errors').matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)].map((m) => ({
-      name: m[1]!,
-      codes: [...m[2]!.matchAll(/`([A-Z0-9_]+)`/g)].map((c) => c[1]!),
-    }));
-    const source = sources()
-      .map((s) => s.text)
-      .join('\n');
-    for (const row of rows) {
-      const exported = (lib as Record<string, unknown>)[row.name];
-      assert.equal(typeof exported, 'function', `${row.name} is exported`);
-      if (row.name === 'VSphereError') {
-        for (const code of row.codes) assert.ok(source.includes(`'${code}'`), `code ${code} is used in src`);
-        continue;
-      }
-      assert.deepEqual(row.codes, codes[row.name], `codes of ${row.name}`);
+    // The codec's classes are not exported: the next test checks what the tables say of them.
+    const internal = new Set(['VSphereError', 'EncodeError', 'InvalidXmlCharacterError', 'DecodeError']);
+    const classes = rows.filter((r) => r.className !== undefined && !internal.has(r.className));
+    for (const row of classes) {
+      const name = row.className!;
+      assert.equal(typeof (lib as Record<string, unknown>)[name], 'function', `${name} is exported`);
+      const errors = made[name];
+      assert.ok(errors, `the test makes a ${name}`);
+      for (const code of row.codes)
+        assert.ok(
+          errors.some((e) => e.code === code && e instanceof lib.VSphereError),
+          `${name} has code ${code}`,
+        );
     }
     assert.deepEqual(
-      rows
-        .map((r) => r.name)
-        .filter((n) => n !== 'VSphereError')
-        .sort(),
-      Object.keys(codes).sort(),
-      'every class is in the table once',
+      [...new Set(classes.map((r) => r.className))].sort(),
+      Object.keys(made).sort(),
+      'every exported error class is in the tables',
     );
   });
 
   it('is right about the errors it says are not exported', () => {
-    const text = section(doc, 'Errors');
-    assert.match(text, /another tool wrote is\s+never touched/);
+    const text = section(doc, 'The vim25 codec');
+    assert.match(doc, /another tool wrote is\s+never touched/);
     const codec = read('src/vim25/errors.ts');
     for (const [name, code] of [
       ['EncodeError', 'VIM25_ENCODE'],
@@ -160,6 +177,10 @@ describe('docs/provider.md', () => {
       assert.ok(!(name in lib), `${name} is not exported from the package root`);
     }
   });
+});
+
+describe('docs/provider.md', () => {
+  const doc = read('docs/provider.md');
 
   it('lists exactly the environment variables the library reads', () => {
     const said = /reads exactly \w+ environment variables: ([^.]+)\./.exec(doc);
