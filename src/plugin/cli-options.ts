@@ -4,7 +4,7 @@
  * subtypes, log levels, and turning all of that into provider options.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { delimiter, dirname, resolve } from 'node:path';
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { describeValue } from '../options.ts';
@@ -453,6 +453,11 @@ interface SharedSettings {
   caFile: string | undefined;
   thumbprint: string | undefined;
   insecure: boolean;
+  /**
+   * CA files from `GOVC_TLS_CA_CERTS`, used (like `GOVC_INSECURE`) only when none of the plugin's
+   * own trust flags and variables is given.
+   */
+  govcCaFiles: readonly string[];
   /** Where caFile and thumbprint came from (`--ca-file` or `VCCAFILE`), for messages. */
   caFileFrom: string;
   thumbprintFrom: string;
@@ -465,24 +470,59 @@ interface SharedSettings {
   ignoreOnDestroy: boolean;
 }
 
-function sharedSettings(parsed: ParsedArgs, env: NodeJS.ProcessEnv, cwd: string): SharedSettings {
+/** govc's boolean spelling (Go's strconv.ParseBool); anything else is a usage error. */
+function govcBoolean(env: NodeJS.ProcessEnv, name: string, command: string | undefined): boolean {
+  const value = envSetting(env, name);
+  if (value === undefined) return false;
+  if (/^(1|t|T|TRUE|true|True)$/.test(value)) return true;
+  if (/^(0|f|F|FALSE|false|False)$/.test(value)) return false;
+  throw new UsageError(`${name}: expected a boolean (1, true, 0 or false), got an unreadable value`, command);
+}
+
+function sharedSettings(
+  parsed: ParsedArgs,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  command: string | undefined,
+): SharedSettings {
   const flagOrEnv = (flag: string, variable?: string) =>
     stringFlag(parsed, flag) ?? (variable === undefined ? undefined : envSetting(env, variable));
+  // govc's variables come after the plugin's own flags and variables, so a shell set up for govc
+  // works as it is: each fills only a setting that nothing of the plugin's own gave.
+  const withGovc = (flag: string, variable: string | undefined, govc: string) =>
+    flagOrEnv(flag, variable) ?? envSetting(env, govc);
   const pathOf = (value: string | undefined) => (value === undefined ? undefined : resolve(cwd, value));
+  const caFile = pathOf(flagOrEnv('ca-file', 'VCCAFILE'));
+  const thumbprint = flagOrEnv('thumbprint', 'VCTHUMBPRINT');
+  const insecureFlag = parsed.flags.get('insecure') === true;
+  const ownTrust = caFile !== undefined || thumbprint !== undefined || insecureFlag;
+  const govcCaFiles = ownTrust
+    ? []
+    : (envSetting(env, 'GOVC_TLS_CA_CERTS') ?? '')
+        .split(delimiter)
+        .filter((file) => file !== '')
+        .map((file) => resolve(cwd, file));
+  const govcInsecure = !ownTrust && govcBoolean(env, 'GOVC_INSECURE', command);
+  if (govcInsecure && govcCaFiles.length > 0)
+    throw new UsageError(
+      'GOVC_INSECURE cannot be combined with GOVC_TLS_CA_CERTS: insecure accepts any certificate (choose one trust mode)',
+      command,
+    );
   return {
-    url: flagOrEnv('url', 'VCURL'),
-    username: flagOrEnv('username', 'VCUSERNAME'),
+    url: withGovc('url', 'VCURL', 'GOVC_URL'),
+    username: withGovc('username', 'VCUSERNAME', 'GOVC_USERNAME'),
     passwordFile: pathOf(stringFlag(parsed, 'password-file')),
-    caFile: pathOf(flagOrEnv('ca-file', 'VCCAFILE')),
-    thumbprint: flagOrEnv('thumbprint', 'VCTHUMBPRINT'),
-    insecure: parsed.flags.get('insecure') === true,
+    caFile,
+    thumbprint,
+    insecure: insecureFlag || govcInsecure,
+    govcCaFiles,
     caFileFrom: stringFlag(parsed, 'ca-file') !== undefined ? '--ca-file' : 'VCCAFILE',
     thumbprintFrom: stringFlag(parsed, 'thumbprint') !== undefined ? '--thumbprint' : 'VCTHUMBPRINT',
-    datacenter: flagOrEnv('datacenter', 'VCDATACENTER'),
-    datastore: flagOrEnv('datastore', 'VCDATASTORE'),
-    network: flagOrEnv('network', 'VCNETWORK'),
-    hostname: flagOrEnv('hostname', 'VCHOST'),
-    folder: flagOrEnv('folder'),
+    datacenter: withGovc('datacenter', 'VCDATACENTER', 'GOVC_DATACENTER'),
+    datastore: withGovc('datastore', 'VCDATASTORE', 'GOVC_DATASTORE'),
+    network: withGovc('network', 'VCNETWORK', 'GOVC_NETWORK'),
+    hostname: withGovc('hostname', 'VCHOST', 'GOVC_HOST'),
+    folder: withGovc('folder', undefined, 'GOVC_FOLDER'),
     vmPrefix: flagOrEnv('vm-prefix'),
     ignoreOnDestroy: parsed.flags.get('ignoreOnDestroy') === true,
   };
@@ -529,7 +569,7 @@ async function resolveOne(
   } else if (!(entryUrl && urlHas(url, 'password'))) {
     if (shared.passwordFile !== undefined)
       password = await readPasswordFile(shared.passwordFile, '--password-file', command);
-    else password = envSetting(env, 'VCPASSWORD');
+    else password = envSetting(env, 'VCPASSWORD') ?? envSetting(env, 'GOVC_PASSWORD');
   }
   secrets.add(password);
 
@@ -541,10 +581,14 @@ async function resolveOne(
   const caFile = entryTls ? entry.caFile : shared.caFile;
   const thumbprint = entryTls ? entry.thumbprint : shared.thumbprint;
   const insecure = entryTls ? entry.insecure === true : shared.insecure;
-  const ca =
-    caFile === undefined
-      ? undefined
-      : await readCaFile(caFile, `${label}${entryTls ? 'caFile' : shared.caFileFrom}`, command);
+  let ca: string | undefined;
+  if (caFile !== undefined)
+    ca = await readCaFile(caFile, `${label}${entryTls ? 'caFile' : shared.caFileFrom}`, command);
+  else if (!entryTls && shared.govcCaFiles.length > 0) {
+    const bundles: string[] = [];
+    for (const file of shared.govcCaFiles) bundles.push(await readCaFile(file, 'GOVC_TLS_CA_CERTS', command));
+    ca = bundles.join('\n');
+  }
 
   const pick = <K extends keyof SubtypeConfig & keyof SharedSettings>(key: K) => entry[key] ?? shared[key];
   const datacenter = pick('datacenter');
@@ -609,7 +653,7 @@ export async function resolveSubtypes(
   command: string | undefined,
   only?: string,
 ): Promise<ResolvedSubtype[]> {
-  const shared = sharedSettings(parsed, io.env, io.cwd);
+  const shared = sharedSettings(parsed, io.env, io.cwd, command);
   // Before any file is read: a contradiction on the command line is refused even when every
   // subtype of --config brings its own trust.
   checkSharedTrust(shared, command);

@@ -319,6 +319,70 @@ describe('connection options', () => {
     assert.equal(fromUrl.providers[0]!.options.password, undefined, 'the provider reads it from the URL');
   });
 
+  it("honours govc's variables after its own: GOVC_URL, GOVC_USERNAME, GOVC_PASSWORD, GOVC_DATACENTER…", async () => {
+    const GOVC = {
+      GOVC_URL: 'govc.example.com',
+      GOVC_USERNAME: 'govc-user',
+      GOVC_PASSWORD: SECRET,
+      GOVC_DATACENTER: 'GovcDC',
+      GOVC_DATASTORE: 'GovcDS',
+      GOVC_NETWORK: 'GovcNet',
+      GOVC_HOST: 'esx-govc',
+      GOVC_FOLDER: 'govc/folder',
+    };
+    const govcOnly = await run(['describe'], { env: GOVC });
+    assert.equal(govcOnly.code, 0, govcOnly.stderr);
+    const g = govcOnly.providers[0]!.options;
+    assert.deepEqual(
+      [g.url, g.username, g.password, g.datacenter, g.datastore, g.network, g.host, g.folder],
+      ['govc.example.com', 'govc-user', SECRET, 'GovcDC', 'GovcDS', 'GovcNet', 'esx-govc', 'govc/folder'],
+    );
+    const own = await run(['validate', 'props.json', '--datastore', 'FlagDS'], {
+      env: { ...GOVC, ...URL_ENV, VCPASSWORD: 'own-password', VCDATACENTER: 'OwnDC' },
+    });
+    assert.equal(own.code, 0, own.stderr);
+    const o = own.providers[0]!.options;
+    assert.deepEqual(
+      [o.url, o.username, o.password, o.datacenter, o.datastore, o.network],
+      [URL_ENV.VCURL, 'admin', 'own-password', 'OwnDC', 'FlagDS', 'GovcNet'],
+      "the plugin's own flags and variables win; govc's fill the rest",
+    );
+  });
+
+  it('takes GOVC_INSECURE and GOVC_TLS_CA_CERTS only without trust settings of its own, strictly', async () => {
+    await writeFile(join(dir, 'ca.pem'), CA_PEM);
+    await writeFile(join(dir, 'ca2.pem'), CA_PEM);
+    const env = { ...URL_ENV, VCPASSWORD: SECRET };
+    const insecure = await run(['describe'], { env: { ...env, GOVC_INSECURE: '1' } });
+    assert.deepEqual(insecure.providers[0]!.options.tls, { insecure: true });
+    const notInsecure = await run(['describe'], { env: { ...env, GOVC_INSECURE: 'false' } });
+    assert.deepEqual(notInsecure.providers[0]!.options.tls, {});
+    const cas = await run(['describe'], {
+      env: { ...env, GOVC_TLS_CA_CERTS: `ca.pem:${join(dir, 'ca2.pem')}` },
+    });
+    assert.equal(cas.code, 0, cas.stderr);
+    assert.equal(String(cas.providers[0]!.options.tls?.ca).match(/BEGIN CERTIFICATE/g)?.length, 2);
+    const pin = 'AA'.repeat(32);
+    const ownPin = await run(['describe'], { env: { ...env, VCTHUMBPRINT: pin, GOVC_INSECURE: 'true' } });
+    assert.equal(ownPin.code, 0, ownPin.stderr);
+    assert.deepEqual(ownPin.providers[0]!.options.tls, { thumbprint: pin }, 'its own pin, not govc insecure');
+    const cases: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ GOVC_INSECURE: 'yes please' }, /GOVC_INSECURE: expected a boolean/],
+      [
+        { GOVC_INSECURE: '1', GOVC_TLS_CA_CERTS: 'ca.pem' },
+        /GOVC_INSECURE cannot be combined with GOVC_TLS_CA_CERTS/,
+      ],
+      [{ GOVC_TLS_CA_CERTS: 'pw.txt' }, /GOVC_TLS_CA_CERTS .*pw\.txt: not a PEM CA certificate file/],
+    ];
+    for (const [extra, message] of cases) {
+      const result = await run(['describe'], { env: { ...env, ...extra } });
+      assert.equal(result.code, ExitCode.usage, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.providers.length, 0, 'no provider was made');
+      assert.ok(!result.stderr.includes(SECRET), result.stderr);
+    }
+  });
+
   it('refuses an unreadable or empty password file, without a secret in the message', async () => {
     await writeFile(join(dir, 'empty.pw'), '\n');
     const missing = await run(['describe', '--password-file', 'nope.pw'], { env: URL_ENV });
