@@ -1,4 +1,8 @@
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
+
+/** Entry points a CommonJS user can `require`. */
+const REQUIRABLE = ['index', 'testing'];
 
 export default defineConfig({
   entry: {
@@ -6,6 +10,8 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     cli: 'src/plugin/cli.ts',
   },
+  // The CommonJS build is made for its declaration files (.d.cts) only; its JavaScript is replaced
+  // below.
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
@@ -14,4 +20,19 @@ export default defineConfig({
   platform: 'node',
   splitting: true,
   treeshake: true,
+  async onSuccess() {
+    // One copy of each class for `import` and `require`: a second, CommonJS copy would make
+    // `instanceof VSphereError` false for errors from the other one. Node >= 22.12 (the engines
+    // floor) can require() an ES module, so the .cjs entry points load the ES build.
+    for (const name of REQUIRABLE) {
+      await writeFile(
+        `dist/${name}.cjs`,
+        `'use strict';\n// The ES module build, so that import and require share one copy of every class.\nmodule.exports = require('./${name}.js');\n`,
+      );
+    }
+    const kept = new Set(REQUIRABLE.map((name) => `${name}.cjs`));
+    for (const file of await readdir('dist')) {
+      if (/\.cjs(\.map)?$/.test(file) && !kept.has(file)) await rm(`dist/${file}`);
+    }
+  },
 });

@@ -19,11 +19,10 @@ let createDebug: CreateDebug | undefined;
 
 function loadDebug(): CreateDebug {
   if (createDebug) return createDebug;
-  // `debug` is CommonJS, so a synchronous require made for this file's location works from both
-  // builds. (Not the bare `require` of the CommonJS build: the bundler turns that name into a stub
-  // that throws in the ES module build.) import.meta.url is empty in the CommonJS build.
-  const here = typeof __filename === 'string' ? __filename : import.meta.url;
-  createDebug = process.getBuiltinModule('node:module').createRequire(here)('debug') as CreateDebug;
+  // `debug` is CommonJS, so a synchronous require made for this file's location works. This is
+  // always an ES module (require() users get the ES build too), so import.meta.url is its location;
+  // a `__filename` in scope could be a CommonJS caller's global, not this file.
+  createDebug = process.getBuiltinModule('node:module').createRequire(import.meta.url)('debug') as CreateDebug;
   return createDebug;
 }
 

@@ -58,6 +58,42 @@ describe('cold import', () => {
     assert.doesNotMatch(stderr, /not shown/);
   });
 
+  it('import and require give one copy of each class, so instanceof holds across them', {
+    skip: existsSync(`${DIST}index.cjs`)
+      ? false
+      : 'dist/ is not built (npm run build; CI builds before testing)',
+  }, () => {
+    const { stdout, stderr } = runModule(
+      `
+      const required = require(${JSON.stringify(`${DIST}index.cjs`)});
+      const requiredKit = require(${JSON.stringify(`${DIST}testing.cjs`)});
+      import(${JSON.stringify(`${DIST}index.js`)}).then(async (imported) => {
+        const kit = await import(${JSON.stringify(`${DIST}testing.js`)});
+        const error = new required.TimeoutError('CurrentTime', 5);
+        console.log(JSON.stringify({
+          same: Object.keys(imported).filter((k) => required[k] !== imported[k]),
+          count: Object.keys(imported).length,
+          instanceOf: error instanceof imported.VSphereError && error instanceof imported.TimeoutError,
+          kit: Object.keys(kit).filter((k) => requiredKit[k] !== kit[k]),
+        }));
+      });
+    `,
+      {},
+      'commonjs',
+    );
+    const result = JSON.parse(stdout) as {
+      same: string[];
+      count: number;
+      instanceOf: boolean;
+      kit: string[];
+    };
+    assert.deepEqual(result.same, [], 'exports that differ between require and import');
+    assert.ok(result.count > 20, `${result.count} exports compared`);
+    assert.equal(result.instanceOf, true);
+    assert.deepEqual(result.kit, [], 'testing kit exports that differ');
+    assert.doesNotMatch(stderr, /ExperimentalWarning/);
+  });
+
   // The bundles are what users run; the bundler rewrites module-loading code, so check them too.
   for (const [format, file, inputType] of [
     ['ES module', 'index.js', 'module'],
