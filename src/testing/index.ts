@@ -20,6 +20,7 @@ export {
   launcherPath,
   locateVcsim,
   pinnedGovmomiVersion,
+  requiredGoVersion,
   VcsimInstallError,
   VcsimNotFoundError,
   vcsimCacheDir,

@@ -2,7 +2,7 @@
  * Finding (and building) the vcsim binary the testing kit runs: an explicit path, `$VCSIM`, the
  * launcher that {@link installVcsim} builds into the cache, or a `vcsim` on `PATH`.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -94,7 +94,7 @@ export function howToGetVcsim(cacheDir: string): string {
   return (
     'vcsim (the govmomi vCenter simulator) was not found. Either build the launcher once with ' +
     '`node -e "import(\'infrakit-instance-vsphere/testing\').then((t) => t.installVcsim())"` ' +
-    `(needs Go >= 1.25 and the Go module proxy; it goes to ${join(cacheDir, 'vcsim')}), ` +
+    `(needs Go >= ${requiredGoVersion()} and the Go module proxy; it goes to ${join(cacheDir, 'vcsim')}), ` +
     'or set VCSIM=/path/to/vcsim (for example after `go install github.com/vmware/govmomi/vcsim@v0.46.3`).'
   );
 }
@@ -137,6 +137,42 @@ export interface InstallVcsimOptions {
   log?: (line: string) => void;
 }
 
+/** The Go release the launcher's go.mod asks for (`1.25.0`). */
+export function requiredGoVersion(): string {
+  const match = /^go (\d+\.\d+(?:\.\d+)?)$/m.exec(LAUNCHER_SOURCE['go.mod']);
+  if (!match?.[1]) throw new VcsimInstallError('the launcher source has no go directive');
+  return match[1];
+}
+
+function olderThan(found: string, wanted: string): boolean {
+  const a = found.split('.').map(Number);
+  const b = wanted.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
+}
+
+/**
+ * After a failed build: when the Go found is older than the launcher needs (and could not fetch a
+ * newer toolchain itself, which Go >= 1.21 does with GOTOOLCHAIN=auto and network access), says
+ * so, since Go's own message for it is easy to miss among the download errors.
+ */
+function goVersionHint(go: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolveHint) => {
+    execFile(go, ['env', 'GOVERSION'], { env, timeout: 10_000 }, (error, stdout) => {
+      const found = /^go(\d+\.\d+(?:\.\d+)?)/.exec(String(stdout).trim())?.[1];
+      const wanted = requiredGoVersion();
+      resolveHint(
+        !error && found !== undefined && olderThan(found, wanted)
+          ? `: it needs Go >= ${wanted} and found go${found}; install a newer Go, or let Go fetch one (GOTOOLCHAIN=auto, with network access)`
+          : '',
+      );
+    });
+  });
+}
+
 /**
  * Builds the vcsim launcher (govmomi's simulator at the pinned version) into the cache with
  * `go build`, and returns its path. Needs Go and the Go module proxy (or a warm module cache).
@@ -176,7 +212,10 @@ export async function installVcsim(options: InstallVcsimOptions = {}): Promise<s
       child.once('close', (code) => {
         if (output.trim() !== '') for (const line of output.trimEnd().split('\n')) log(`go: ${line}`);
         if (code === 0) resolveBuild();
-        else reject(new VcsimInstallError(`${go} build of the vcsim launcher failed (exit ${code})`));
+        else
+          goVersionHint(go, env).then((hint) =>
+            reject(new VcsimInstallError(`${go} build of the vcsim launcher failed (exit ${code})${hint}`)),
+          );
       });
     });
     await rename(partial, target);

@@ -22,6 +22,7 @@ import {
   locateVcsim,
   type RunningVcsim,
   startVcsim,
+  VcsimInstallError,
   VcsimNotFoundError,
   vcsimCacheDir,
 } from '../../src/testing/index.ts';
@@ -246,6 +247,34 @@ console.log(sim.pid);`;
     writeFileSync(silent, '#!/bin/sh\nexec sleep 30\n');
     chmodSync(silent, 0o755);
     await assert.rejects(startVcsim({ binary: silent, startTimeoutMs: 300 }), /did not start in 300 ms/);
+  });
+});
+
+describe('installVcsim', () => {
+  it('a failed build says when the Go found is older than the launcher needs', async () => {
+    const fakeGo = (version: string) => {
+      const path = join(scratch, `go-${version}`);
+      writeFileSync(
+        path,
+        `#!/bin/sh\nif [ "$1" = env ]; then echo go${version}; exit 0; fi\necho "go: download failed" >&2\nexit 1\n`,
+      );
+      chmodSync(path, 0o755);
+      return path;
+    };
+    const cacheDir = join(scratch, 'install-cache');
+    const quiet = () => {};
+    await assert.rejects(
+      installVcsim({ cacheDir, go: fakeGo('1.22.4'), log: quiet, env: {} }),
+      (error: unknown) =>
+        error instanceof VcsimInstallError &&
+        /build of the vcsim launcher failed \(exit 1\): it needs Go >= 1\.25\.0 and found go1\.22\.4/.test(
+          error.message,
+        ),
+    );
+    await assert.rejects(
+      installVcsim({ cacheDir, go: fakeGo('1.26.1'), log: quiet, env: {} }),
+      (error: unknown) => error instanceof VcsimInstallError && /failed \(exit 1\)$/.test(error.message),
+    );
   });
 });
 
