@@ -471,9 +471,7 @@ export class Inventory {
       const only = root.ref.type === 'ComputeResource' && hosts.length === 1 ? hosts[0] : undefined;
       return only ? { pool: root.resourcePool!, host: only.ref } : { pool: root.resourcePool! };
     }
-    const hostNames = nodes
-      .filter((n) => n.ref.type === 'HostSystem')
-      .map((n) => this.relativePath(n, byValue));
+    const hostNames = nodes.filter((n) => n.ref.type === 'HostSystem').map((n) => n.name);
     const clusters = roots.filter((n) => n.ref.type === 'ClusterComputeResource').map((n) => n.name);
     const list = (names: string[]) => `${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`;
     throw new ValidationError(

@@ -323,7 +323,10 @@ describe('networks and guest identity (vCenter model)', () => {
     );
     await assert.rejects(p.validate({ Template: 'DC0_H0_VM0' }), (error) => {
       assert.deepEqual(fields(error), ['Properties.Hostname']);
-      assert.match((error as Error).message, /DC0_H0.*Cluster \(DC0_C0\)/);
+      assert.match(
+        (error as Error).message,
+        /datacenter \/DC0 has several hosts or clusters; name one with Hostname \(DC0_H0, DC0_C0_H0, DC0_C0_H1, DC0_C0_H2\), Cluster \(DC0_C0\) or ResourcePool/,
+      );
       return true;
     });
     await assert.rejects(
