@@ -17,6 +17,7 @@ import { addIsoCdrom, addPvscsi, addThinDisk, datastorePath, userdataExtraConfig
 import type { GroupFolder } from './folders.ts';
 import {
   addNic,
+  dhcpNic,
   manualMacs,
   nicChanges,
   nicMacs,
@@ -548,7 +549,10 @@ export class TemplateCloner extends VmBuilder {
             customization: vsphereCustomization(
               guestHostname({ name: req.name, props }),
               props,
-              resolved.nics.map(({ nic }) => ({ nic, ipv4: ipv4Addresses(nic, req.logicalId) })),
+              // vCenter needs one adapter setting per NIC: the template's own NICs get DHCP.
+              resolved.nics.length > 0
+                ? resolved.nics.map(({ nic }) => ({ nic, ipv4: ipv4Addresses(nic, req.logicalId) }))
+                : orderedNics(templateInfo.devices).map(() => ({ nic: dhcpNic(''), ipv4: [] })),
             ),
           }
         : {}),

@@ -103,6 +103,7 @@ export interface GuestIdentity {
 export function cloudInitMetadata(identity: GuestIdentity): Spec {
   const { props } = identity;
   const ethernets: Record<string, Spec> = {};
+  // No NICs asked for: no network config; cloud-init then uses DHCP on the first NIC.
   identity.nics.forEach(({ nic, mac, ipv4 }, index) => {
     const ethernet: Spec = {
       match: { macaddress: mac.toLowerCase() },
@@ -127,7 +128,7 @@ export function cloudInitMetadata(identity: GuestIdentity): Spec {
   return {
     'instance-id': identity.instanceId,
     'local-hostname': props.domain ? `${identity.hostname}.${props.domain}` : identity.hostname,
-    network: { version: 2, ethernets },
+    ...(identity.nics.length > 0 ? { network: { version: 2, ethernets } } : {}),
   };
 }
 
@@ -215,7 +216,8 @@ export function guestHostname(req: Pick<GuestRequest, 'name' | 'props'>): string
  */
 export function guestExtraConfig(req: GuestRequest, macs: readonly string[] | undefined): Spec[] | undefined {
   if (req.props.customization !== 'cloud-init') return [];
-  if (macs === undefined || macs.length !== req.nics.length) return undefined;
+  // Without NICs asked for, the VM keeps the ones it has and the metadata names none.
+  if (req.nics.length > 0 && (macs === undefined || macs.length !== req.nics.length)) return undefined;
   return metadataExtraConfig(
     cloudInitMetadata({
       instanceId: req.name,
@@ -223,7 +225,7 @@ export function guestExtraConfig(req: GuestRequest, macs: readonly string[] | un
       props: req.props,
       nics: req.nics.map((nic, index) => ({
         nic,
-        mac: macs[index]!,
+        mac: macs![index]!,
         ipv4: ipv4Addresses(nic, req.logicalId),
       })),
     }),

@@ -39,8 +39,12 @@ const NEW_NIC_KEY = -300;
 /** The NICs the properties ask for: `Networks`, else the `Network` shorthand (one DHCP NIC), else none. */
 export function wantedNics(props: Pick<VMProperties, 'nics' | 'network'>): NicProperties[] {
   if (props.nics) return props.nics;
-  if (props.network === undefined) return [];
-  return [{ network: props.network, dhcp4: true, ipv4: [], dhcp6: false, ipv6: [] }];
+  return props.network === undefined ? [] : [dhcpNic(props.network)];
+}
+
+/** A NIC on `network` configured by DHCP (IPv4). */
+export function dhcpNic(network: string): NicProperties {
+  return { network, dhcp4: true, ipv4: [], dhcp6: false, ipv6: [] };
 }
 
 /** Field of the network name of NIC `index`, for NotFound messages. */
@@ -118,17 +122,12 @@ export function addNic(key: number, wanted: ResolvedNic): Spec {
 }
 
 /** Fields of a NIC that an edit carries over; the rest (slot info, resource allocation, ...) vCenter keeps. */
-const NIC_EDIT_FIELDS = [
-  '_type',
-  'key',
-  'controllerKey',
-  'unitNumber',
-  'addressType',
-  'macAddress',
-  'wakeOnLanEnabled',
-];
+const NIC_EDIT_FIELDS = ['_type', 'key', 'controllerKey', 'unitNumber', 'wakeOnLanEnabled'];
 
-/** Re-points an existing NIC at its network, and sets its manual MAC when one is given. */
+/**
+ * Re-points an existing NIC at its network, and sets its manual MAC when one is given. A manual
+ * MAC the NIC had (a template's) is not kept: it would be the same in every clone.
+ */
 export function editNic(device: Device, wanted: ResolvedNic): Spec {
   const edited: Spec = {};
   for (const field of NIC_EDIT_FIELDS) if (device[field] !== undefined) edited[field] = device[field];
@@ -137,6 +136,11 @@ export function editNic(device: Device, wanted: ResolvedNic): Spec {
   if (wanted.nic.mac !== undefined) {
     edited.addressType = 'manual';
     edited.macAddress = wanted.nic.mac;
+  } else if (device.addressType === 'manual') {
+    edited.addressType = 'generated';
+  } else if (device.addressType !== undefined) {
+    edited.addressType = device.addressType;
+    if (device.macAddress !== undefined) edited.macAddress = device.macAddress;
   }
   return { _type: 'VirtualDeviceConfigSpec', operation: 'edit', device: edited };
 }

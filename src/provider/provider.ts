@@ -407,7 +407,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     }
     const name = vmNameForLogicalId(props.vmPrefix, logicalId);
     const decided = (async () => {
-      const existing = await this.instanceWithLogicalId(group!, logicalId);
+      const existing = await this.instanceWithLogicalId(group!, logicalId, name);
       if (existing !== undefined) return { id: existing };
       // A VM of this name being destroyed (a rolling update) must be gone before its successor.
       await this.destroying.get(name)?.catch(() => undefined);
@@ -450,9 +450,15 @@ export class VSphereInstanceProvider implements InstancePlugin {
   }
 
   /** The ID of the group's instance with this LogicalID (not one being destroyed), if any. */
-  private async instanceWithLogicalId(group: string, logicalId: string): Promise<string | undefined> {
+  private async instanceWithLogicalId(
+    group: string,
+    logicalId: string,
+    name: string,
+  ): Promise<string | undefined> {
     const described = await this.describeNow({ [InfraKitTags.group]: group }, {});
-    return described.find((d) => d.LogicalID === logicalId && !this.destroying.has(d.ID))?.ID;
+    // By name too: a clone an earlier process left running is described without its LogicalID.
+    return described.find((d) => (d.LogicalID === logicalId || d.ID === name) && !this.destroying.has(d.ID))
+      ?.ID;
   }
 
   /**

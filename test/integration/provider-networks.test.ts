@@ -313,6 +313,21 @@ describe('networks and guest identity (vCenter model)', () => {
     assert.equal((await extraConfig(ref)).has('guestinfo.metadata'), false, 'no cloud-init metadata as well');
   });
 
+  it('writes a host name for the guest without any NIC asked for, on an ISO VM and a clone', async () => {
+    const iso = await p.provision({
+      Tags: tags('name-only'),
+      Properties: { ISOPath: 'iso/net.iso', Hostname: 'DC0_H0', GuestHostname: 'lonely' },
+    });
+    assert.deepEqual(await metadataOf(await vmRef(iso)), { 'instance-id': iso, 'local-hostname': 'lonely' });
+    // vSphere customization of a template's own NICs: DHCP on each.
+    const clone = await p.provision({
+      Tags: tags('name-only'),
+      Properties: { Template: 'DC0_H0_VM0', Hostname: 'DC0_H0', PowerOn: true, Customization: 'vsphere' },
+    });
+    const ref = await vmRef(clone);
+    assert.equal(await admin.collector.property(ref, 'guest.hostName'), clone.replace(/[^A-Za-z0-9-]/g, '-'));
+  });
+
   it('refuses vSphere customization without a template, and names the hosts when none is given', async () => {
     await assert.rejects(
       p.provision({

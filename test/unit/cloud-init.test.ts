@@ -107,6 +107,14 @@ describe('guestExtraConfig', () => {
     assert.equal(metadata['local-hostname'], 'vm-10-0-0-5');
     assert.deepEqual(metadata.network.ethernets.id0.addresses, ['10.0.0.5/24']);
   });
+  it('without NICs asked for: metadata without a network config', () => {
+    const [data] = guestExtraConfig(
+      { name: 'vm-1', props: { customization: 'cloud-init' }, nics: [] },
+      undefined,
+    )!;
+    const metadata = JSON.parse(Buffer.from(String(data?.value), 'base64').toString());
+    assert.deepEqual(metadata, { 'instance-id': 'vm-1', 'local-hostname': 'vm-1' });
+  });
   it('writes nothing without cloud-init', () => {
     assert.deepEqual(guestExtraConfig({ ...req, props: {} }, undefined), []);
     assert.deepEqual(guestExtraConfig({ ...req, props: { customization: 'vsphere' } }, undefined), []);
