@@ -409,9 +409,11 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const decided = (async () => {
       const existing = await this.instanceWithLogicalId(group!, logicalId, name);
       if (existing !== undefined) return { id: existing };
-      // A VM of this name being destroyed (a rolling update) must be gone before its successor.
-      await this.destroying.get(name)?.catch(() => undefined);
-      const work = this.build(name, group!, buildProps, annotation, spec.Init, logicalId, options);
+      // A VM of this name being destroyed (a rolling update) must be gone before its successor;
+      // that wait is part of the work, so a `wait: false` provision still answers at once.
+      const destroying = this.destroying.get(name);
+      const build = () => this.build(name, group!, buildProps, annotation, spec.Init, logicalId, options);
+      const work = destroying ? destroying.then(build, build) : build();
       return { id: name, work };
     })();
     this.logicalClaims.set(key, decided);

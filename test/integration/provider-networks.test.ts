@@ -193,6 +193,17 @@ describe('networks and guest identity (vCenter model)', () => {
     assert.equal((await p.describe({ 'infrakit.group': 'idem' })).length, 0);
     assert.equal(await p.provision(spec), 'vm-etcd-0');
     assert.equal((await p.describe({ 'infrakit.group': 'idem' })).length, 1);
+    // A rolling update: the successor, asked while the old VM is being destroyed, waits for it.
+    const oldRef = await vmRef('vm-etcd-0');
+    const destroyed = p.destroy('vm-etcd-0', { Reason: 'rolling_update' });
+    const successor = await p.provision(spec);
+    await destroyed;
+    assert.equal(successor, 'vm-etcd-0');
+    const named = (await sim.listVms()).filter(
+      (v) => v.name === 'vm-etcd-0' && v.annotation?.startsWith('idem\n'),
+    );
+    assert.equal(named.length, 1, 'one VM of that name in the group');
+    assert.notEqual(named[0]!.moref, oldRef.value, 'and it is a new one');
   });
 
   it('refuses a LogicalID that is not an IPv4 address when a NIC takes its address from it', async () => {
