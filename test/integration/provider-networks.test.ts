@@ -359,6 +359,32 @@ describe('networks and guest identity (vCenter model)', () => {
       p.validate({ Template: 'DC0_H0_VM0', Hostname: 'DC0_H0', Networks: [{ Network: 'nope' }] }),
       (error) => fields(error).includes('Properties.Networks[0].Network'),
     );
+    // Bad values of every new key, all named at once by Instance.Validate.
+    await assert.rejects(
+      p.validate({
+        Template: 'DC0_H0_VM0',
+        Hostname: 'DC0_H0',
+        Networks: [{ Network: 'VM Network', MAC: '00:0c:29:00:00:01', MTU: 1, IPv4: ['10.0.0.1'] }],
+        Nameservers: ['x'],
+        SearchDomains: ['a..b'],
+        GuestHostname: 'a.b',
+        Domain: '-x',
+        Customization: 'none',
+      }),
+      (error) => {
+        assert.deepEqual(fields(error).sort(), [
+          'Properties.Customization',
+          'Properties.Domain',
+          'Properties.GuestHostname',
+          'Properties.Nameservers[0]',
+          'Properties.Networks[0].IPv4[0]',
+          'Properties.Networks[0].MAC',
+          'Properties.Networks[0].MTU',
+          'Properties.SearchDomains[0]',
+        ]);
+        return true;
+      },
+    );
   });
 });
 
