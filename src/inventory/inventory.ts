@@ -3,6 +3,7 @@
  * template, folders) with as few round trips as vCenter allows, and caches the answers for the
  * life of one login: a MoRef from an older session may name another object after a restart.
  */
+import { ValidationError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { ObjectProperties, PropertyCollector } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
@@ -459,16 +460,32 @@ export class Inventory {
       }
       return { pool: computeResource.resourcePool, host: host.ref };
     }
+    // Nothing named: the only compute resource, pinned to its host when it is a stand-alone one
+    // (an ESXi host, or a datacenter with one host), as the original plugin's setups expect.
     const roots = nodes.filter((n) => n.resourcePool);
-    if (roots.length === 1) return { pool: roots[0]!.resourcePool! };
-    throw new NotFoundError(
-      'host',
-      '(unnamed)',
-      `datacenter ${dc.path}: more than one host or cluster, name one with Hostname, Cluster or ResourcePool`,
-      {
-        field: 'Properties.Hostname',
-        known: roots.map((n) => n.name),
-      },
+    const hostsOf = (root: ComputeNode) =>
+      nodes.filter((n) => n.ref.type === 'HostSystem' && n.parent?.equals(root.ref));
+    if (roots.length === 1) {
+      const root = roots[0]!;
+      const hosts = hostsOf(root);
+      const only = root.ref.type === 'ComputeResource' && hosts.length === 1 ? hosts[0] : undefined;
+      return only ? { pool: root.resourcePool!, host: only.ref } : { pool: root.resourcePool! };
+    }
+    const hostNames = nodes.filter((n) => n.ref.type === 'HostSystem').map((n) => n.name);
+    const clusters = roots.filter((n) => n.ref.type === 'ClusterComputeResource').map((n) => n.name);
+    const list = (names: string[]) => `${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`;
+    throw new ValidationError(
+      [
+        {
+          field: 'Properties.Hostname',
+          message:
+            `required: datacenter ${dc.path} has ${roots.length === 0 ? 'no' : 'several'} hosts or clusters; ` +
+            `name one with Hostname (${list(hostNames)})` +
+            (clusters.length > 0 ? `, Cluster (${list(clusters)})` : '') +
+            ' or ResourcePool',
+        },
+      ],
+      'no placement',
     );
   }
 

@@ -7,22 +7,26 @@
 
 import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
-import type { DatacenterInfo, Inventory, NetworkInfo, Placement } from '../inventory/inventory.ts';
+import type { DatacenterInfo, Inventory, Placement } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
 import { TaskOutcomeUnknownError, type WaitScope } from '../tasks/waiter.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
-import {
-  addIsoCdrom,
-  addPvscsi,
-  addThinDisk,
-  addVmxnet3,
-  datastorePath,
-  editNicNetwork,
-  nicBacking,
-  userdataExtraConfig,
-} from './devices.ts';
+import { guestExtraConfig, guestHostname, ipv4Addresses, vsphereCustomization } from './cloud-init.ts';
+import { addIsoCdrom, addPvscsi, addThinDisk, datastorePath, userdataExtraConfig } from './devices.ts';
 import type { GroupFolder } from './folders.ts';
+import {
+  addNic,
+  dhcpNic,
+  manualMacs,
+  nicChanges,
+  nicMacs,
+  nicMatches,
+  nicNetworkField,
+  orderedNics,
+  type ResolvedNic,
+  wantedNics,
+} from './nics.ts';
 import type { VMProperties } from './properties.ts';
 import { isFault, VerificationError, type VmOps } from './vm-ops.ts';
 
@@ -35,22 +39,14 @@ export interface BuildRequest {
   props: VMProperties;
   annotation: string;
   init?: string;
+  /** The instance's LogicalID (a NIC may take its address from it). */
+  logicalId?: string;
   signal?: AbortSignal;
   onProgress?: (event: { phase: string; percent?: number }) => void;
 }
 
 type Device = Record<string, unknown> & { _type?: string; key?: number };
 
-const NIC_TYPES = new Set([
-  'VirtualVmxnet3',
-  'VirtualVmxnet',
-  'VirtualVmxnet2',
-  'VirtualE1000',
-  'VirtualE1000e',
-  'VirtualPCNet32',
-  'VirtualSriovEthernetCard',
-  'VirtualEthernetCard',
-]);
 const SCSI_TYPES = new Set([
   'ParaVirtualSCSIController',
   'VirtualLsiLogicController',
@@ -63,7 +59,8 @@ const SCSI_TYPES = new Set([
 interface Resolved {
   placement: Placement;
   datastore: ManagedObjectReference;
-  network: NetworkInfo | undefined;
+  /** The NICs asked for, in device order, with their networks. */
+  nics: ResolvedNic[];
 }
 
 export interface VmBuilderOptions {
@@ -102,16 +99,21 @@ abstract class VmBuilder {
 
   protected async resolve(req: BuildRequest): Promise<Resolved> {
     const { dc, props } = req;
-    const [placement, datastore, network] = await Promise.all([
+    const [placement, datastore, networks] = await Promise.all([
       this.inventory.placement(dc, {
         ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
         ...(props.cluster ? { cluster: props.cluster } : {}),
         ...(props.host ? { host: props.host } : {}),
       }),
       this.inventory.datastore(dc, props.datastore),
-      props.network ? this.inventory.network(dc, props.network) : Promise.resolve(undefined),
+      Promise.all(
+        wantedNics(props).map((nic, index) =>
+          this.inventory.network(dc, nic.network, nicNetworkField(props, index)),
+        ),
+      ),
     ]);
-    return { placement, datastore: datastore.ref, network };
+    const nics = wantedNics(props).map((nic, index) => ({ nic, network: networks[index]! }));
+    return { placement, datastore: datastore.ref, nics };
   }
 
   /** Creates the VM; returns its reference once the vCenter task succeeded. */
@@ -397,6 +399,7 @@ abstract class VmBuilder {
     req: BuildRequest,
     resolved: Resolved,
     vm: ManagedObjectReference,
+    round = 1,
   ): Promise<void> {
     req.onProgress?.({ phase: 'verify' });
     const paths = [
@@ -431,11 +434,13 @@ abstract class VmBuilder {
       change.memoryMB = req.props.memoryMB;
     const extra =
       (info.props.get('config.extraConfig') as { key: string; value: unknown }[] | undefined) ?? [];
-    const wantedExtra = userdataExtraConfig(req.init).filter(
+    const devices = (info.props.get('config.hardware.device') as Device[] | undefined) ?? [];
+    // The guest's metadata names the MACs vCenter gave the NICs: known once the NICs are right.
+    const metadata = guestExtraConfig(guestRequest(req, resolved), nicMacs(devices, resolved.nics));
+    const wantedExtra = [...userdataExtraConfig(req.init), ...(metadata ?? [])].filter(
       (o) => !extra.some((e) => e.key === o.key && e.value === o.value),
     );
     if (wantedExtra.length > 0) change.extraConfig = wantedExtra;
-    const devices = (info.props.get('config.hardware.device') as Device[] | undefined) ?? [];
     const deviceChange = this.repairDevices(req, resolved, devices);
     if (deviceChange.length > 0) change.deviceChange = deviceChange;
     if (Object.keys(change).length === 0) return;
@@ -443,6 +448,8 @@ abstract class VmBuilder {
     req.onProgress?.({ phase: 'repair' });
     // The repair's own filter reports the VM's new values with the task's end: one read fewer.
     const seen = await this.vmOps.reconfigureWatching(vm, change, 'repair', paths, this.scopes.get(req));
+    // NICs added by this repair got their MACs only now: one more round writes the metadata.
+    if (metadata === undefined && round === 1) return this.verifyAndRepair(req, resolved, vm, 2);
     if (this.repairProblem(req, resolved, seen, false) === undefined) return;
     const [after] = await this.client.collector.properties([vm], paths);
     const problem = this.repairProblem(req, resolved, after?.props ?? new Map(), true);
@@ -468,27 +475,25 @@ abstract class VmBuilder {
       (props.get('config.hardware.device') as Device[] | undefined) ?? (complete ? [] : undefined);
     if (devices === undefined || this.repairDevices(req, resolved, devices).length > 0)
       return 'device configuration';
+    const metadata = guestExtraConfig(guestRequest(req, resolved), nicMacs(devices, resolved.nics));
+    const extra = props.get('config.extraConfig') as { key: string; value: unknown }[] | undefined;
+    if (
+      metadata === undefined ||
+      (metadata.length > 0 &&
+        !metadata.every((o) => extra?.some((e) => e.key === o.key && e.value === o.value)))
+    )
+      return 'guest metadata';
     return undefined;
   }
 }
 
-function nicsOf(devices: Device[]): Device[] {
-  return devices.filter((d) => NIC_TYPES.has(d._type ?? ''));
-}
-
-function onNetwork(nic: Device, network: NetworkInfo): boolean {
-  const backing = nic.backing as Record<string, unknown> | undefined;
-  if (!backing) return false;
-  const wanted = nicBacking(network);
-  if (backing._type !== wanted._type) return false;
-  if (network.ref.type === 'DistributedVirtualPortgroup') {
-    return (backing.port as { portgroupKey?: string } | undefined)?.portgroupKey === network.portgroupKey;
-  }
-  if (network.ref.type === 'OpaqueNetwork') return backing.opaqueNetworkId === network.opaqueNetworkId;
-  const ref = backing.network;
-  return ref instanceof ManagedObjectReference
-    ? ref.equals(network.ref)
-    : backing.deviceName === network.name;
+function guestRequest(req: BuildRequest, resolved: Resolved) {
+  return {
+    name: req.name,
+    ...(req.logicalId !== undefined ? { logicalId: req.logicalId } : {}),
+    props: req.props,
+    nics: resolved.nics.map((r) => r.nic),
+  };
 }
 
 function diskSizesMB(devices: Device[]): number[] {
@@ -526,7 +531,11 @@ export class TemplateCloner extends VmBuilder {
     const config: Record<string, unknown> = { _type: 'VirtualMachineConfigSpec', annotation: req.annotation };
     if (props.cpus !== undefined) config.numCPUs = props.cpus;
     if (props.memoryMB !== undefined) config.memoryMB = props.memoryMB;
-    const extraConfig = userdataExtraConfig(req.init);
+    // With every MAC manual the guest's metadata is known now and goes in the clone itself.
+    const extraConfig = [
+      ...userdataExtraConfig(req.init),
+      ...(guestExtraConfig(guestRequest(req, resolved), manualMacs(resolved.nics)) ?? []),
+    ];
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
     const deviceChange = this.repairDevices(req, resolved, templateInfo.devices);
     if (deviceChange.length > 0) config.deviceChange = deviceChange;
@@ -535,6 +544,18 @@ export class TemplateCloner extends VmBuilder {
       location,
       template: false,
       config,
+      ...(props.customization === 'vsphere'
+        ? {
+            customization: vsphereCustomization(
+              guestHostname({ name: req.name, props }),
+              props,
+              // vCenter needs one adapter setting per NIC: the template's own NICs get DHCP.
+              resolved.nics.length > 0
+                ? resolved.nics.map(({ nic }) => ({ nic, ipv4: ipv4Addresses(nic, req.logicalId) }))
+                : orderedNics(templateInfo.devices).map(() => ({ nic: dhcpNic(''), ipv4: [] })),
+            ),
+          }
+        : {}),
       powerOn: false, // powered on after verification, so a repair never needs a power cycle
       ...(snapshot ? { snapshot } : {}),
     };
@@ -577,13 +598,9 @@ export class TemplateCloner extends VmBuilder {
     resolved: Resolved,
     devices: Device[],
   ): Record<string, unknown>[] {
-    const changes: Record<string, unknown>[] = [];
-    if (resolved.network) {
-      const nics = nicsOf(devices);
-      const first = nics[0];
-      if (!first) changes.push(addVmxnet3(-200, resolved.network));
-      else if (!onNetwork(first, resolved.network)) changes.push(editNicNetwork(first, resolved.network));
-    }
+    // Without any network asked for, the template's NICs are kept as they are.
+    const changes: Record<string, unknown>[] =
+      resolved.nics.length > 0 ? nicChanges(devices, resolved.nics) : [];
     if (req.props.diskMB !== undefined && !diskSizesMB(devices).includes(req.props.diskMB)) {
       const controller = devices.find((d) => SCSI_TYPES.has(d._type ?? ''));
       let controllerKey: number;
@@ -616,7 +633,9 @@ export class IsoVmBuilder extends VmBuilder {
       addPvscsi(-100),
       addIsoCdrom(-101, datastorePath(isoDatastoreName, props.isoPath!), isoDatastore),
     ];
-    if (resolved.network) deviceChange.push(addVmxnet3(-102, resolved.network));
+    resolved.nics.forEach((nic, index) => {
+      deviceChange.push(addNic(-110 - index, nic));
+    });
     if (props.diskMB !== undefined)
       deviceChange.push(addThinDisk(-103, -100, 0, props.diskMB, props.datastore));
     const config: Record<string, unknown> = {
@@ -665,11 +684,12 @@ export class IsoVmBuilder extends VmBuilder {
       )
     )
       missing.push(`CD-ROM with ${isoFile}`);
+    const nics = orderedNics(devices);
     if (
-      resolved.network &&
-      !nicsOf(devices).some((n) => n._type === 'VirtualVmxnet3' && onNetwork(n, resolved.network!))
+      nics.length !== resolved.nics.length ||
+      resolved.nics.some((want, i) => nics[i]?._type !== 'VirtualVmxnet3' || !nicMatches(nics[i]!, want))
     )
-      missing.push('vmxnet3 NIC');
+      missing.push(`${resolved.nics.length} vmxnet3 NIC(s) as asked`);
     if (props.diskMB !== undefined && !diskSizesMB(devices).includes(props.diskMB))
       missing.push(`${props.diskMB} MB disk`);
     if (missing.length > 0) throw new VerificationError(`devices (${missing.join(', ')})`, req.name);

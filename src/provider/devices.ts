@@ -39,40 +39,6 @@ export function nicBacking(network: NetworkInfo): Spec {
   return { _type: 'VirtualEthernetCardNetworkBackingInfo', deviceName: network.name, network: network.ref };
 }
 
-export function addVmxnet3(key: number, network: NetworkInfo): Spec {
-  return {
-    _type: 'VirtualDeviceConfigSpec',
-    operation: 'add',
-    device: {
-      _type: 'VirtualVmxnet3',
-      key,
-      backing: nicBacking(network),
-      connectable: connected(),
-      addressType: 'generated',
-    },
-  };
-}
-
-/** Fields of a NIC that an edit carries over; the rest (slot info, resource allocation, ...) vCenter keeps. */
-const NIC_EDIT_FIELDS = [
-  '_type',
-  'key',
-  'controllerKey',
-  'unitNumber',
-  'addressType',
-  'macAddress',
-  'wakeOnLanEnabled',
-];
-
-/** Re-points an existing NIC (from a template) at another network. */
-export function editNicNetwork(nic: Spec, network: NetworkInfo): Spec {
-  const device: Spec = {};
-  for (const field of NIC_EDIT_FIELDS) if (nic[field] !== undefined) device[field] = nic[field];
-  device.backing = nicBacking(network);
-  device.connectable = connected();
-  return { _type: 'VirtualDeviceConfigSpec', operation: 'edit', device };
-}
-
 export function addPvscsi(key: number): Spec {
   return {
     _type: 'VirtualDeviceConfigSpec',

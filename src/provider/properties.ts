@@ -9,6 +9,7 @@
 import type { ValidationIssue } from '../errors.ts';
 import { unescapeInventoryName } from '../inventory/paths.ts';
 import { describeCharAt, findControlChar, findXmlInvalidChar, utf8Length } from './annotation.ts';
+import { NETWORK_KEYS, type NetworkProperties, parseNetworkProperties } from './properties-network.ts';
 import { describeJsonType, fieldPath, isPlainObject, previewValue, throwIssues } from './spec.ts';
 
 /** Provider-wide defaults (plugin options / environment), used when a property is not given. */
@@ -21,7 +22,7 @@ export interface ProviderDefaults {
 }
 
 /** Validated instance properties. Absent optional values are omitted (not `undefined`-valued). */
-export interface VMProperties {
+export interface VMProperties extends NetworkProperties {
   /** Datacenter name; when absent the provider uses the only / default datacenter. */
   datacenter?: string;
   /** Datastore name for the VM's files and disks. */
@@ -322,6 +323,12 @@ const KEYS: readonly KeyDef[] = [
     aliases: [],
     parse: integerParser(LIMITS.waitForIPTimeoutSeconds, 'seconds'),
   },
+  // Checked together (and per element) by parseNetworkProperties.
+  ...NETWORK_KEYS.map((key) => ({
+    key,
+    aliases: [],
+    parse: (value: unknown) => (notSet(value) ? undefined : { value }),
+  })),
 ];
 
 const BY_SPELLING = new Map<string, KeyDef>();
@@ -538,22 +545,20 @@ export function parseProperties(
   }
 
   // Placement: Hostname, or Cluster / ResourcePool. The provider's default host is used only
-  // when the properties name none of the three.
+  // when the properties name none of the three; with none at all, the inventory picks the only
+  // host or compute resource, or names the choices.
   let host = get<string>('Hostname');
-  if (host === undefined && cluster === undefined && resourcePool === undefined) {
-    host = defaultHost;
-    const placementKeyFailed =
-      failed.has('Hostname') ||
-      failed.has('Cluster') ||
-      failed.has('ResourcePool') ||
-      failed.has('defaults.host');
-    if (host === undefined && !placementKeyFailed) {
-      issues.push({
-        field: f('Hostname'),
-        message: 'required unless Cluster or ResourcePool is given (no provider default host is set)',
-      });
-    }
-  }
+  if (host === undefined && cluster === undefined && resourcePool === undefined) host = defaultHost;
+
+  const network = parseNetworkProperties(
+    {
+      root,
+      raw: new Map(NETWORK_KEYS.filter(has).map((key) => [key, values.get(key)])),
+      networkGiven: has('Network'),
+      clone: template !== undefined,
+    },
+    issues,
+  );
 
   if (issues.length > 0) throwIssues(issues, 'invalid instance properties');
 
@@ -564,6 +569,7 @@ export function parseProperties(
     linkedClone,
     guestId: get<string>('GuestId') ?? DEFAULT_GUEST_ID,
     waitForIP,
+    ...network,
   };
   const datacenter = get<string>('Datacenter') ?? defaultDatacenter;
   if (datacenter !== undefined) result.datacenter = datacenter;
@@ -573,8 +579,8 @@ export function parseProperties(
   if (resourcePool !== undefined) result.resourcePool = resourcePool;
   const folder = get<string>('Folder');
   if (folder !== undefined) result.folder = folder;
-  const network = get<string>('Network') ?? defaultNetwork;
-  if (network !== undefined) result.network = network;
+  const shorthand = get<string>('Network') ?? (network.nics ? undefined : defaultNetwork);
+  if (shorthand !== undefined) result.network = shorthand;
   if (template !== undefined) result.template = template;
   if (iso !== undefined) result.isoPath = iso.path;
   const cpus = get<number>('CPUs');

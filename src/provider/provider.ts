@@ -41,8 +41,10 @@ import {
   type InstanceMetadata,
 } from './annotation.ts';
 import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
+import { ipv4Addresses, vmNameForLogicalId } from './cloud-init.ts';
 import { type GroupFolder, GroupFolders } from './folders.ts';
 import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
+import { nicNetworkField, wantedNics } from './nics.ts';
 import { type PendingProvision, PendingProvisions } from './pending.ts';
 import { type ProviderDefaults, parseProperties, type VMProperties } from './properties.ts';
 import { runningClonesInto } from './recovery.ts';
@@ -226,6 +228,16 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private readonly configHashTag: string;
   private readonly shutdownTimeoutMs: number;
   private readonly pending = new PendingProvisions();
+  /**
+   * Provisions in progress per (group, LogicalID), claimed before the first await so that two
+   * provisions of one LogicalID never both create a VM.
+   */
+  private readonly logicalClaims = new Map<
+    string,
+    Promise<{ id: string; work?: Promise<ManagedObjectReference> }>
+  >();
+  /** Destroys in progress, by instance ID: a new VM of the same LogicalID waits for them. */
+  private readonly destroying = new Map<string, Promise<void>>();
   /** Group folders already searched for clones left running by an earlier process. */
   private readonly recoveredFolders = new Set<string>();
   /** Base folders seen in provisions (Properties.Folder), searched by describe too. */
@@ -312,7 +324,9 @@ export class VSphereInstanceProvider implements InstancePlugin {
         props.isoDatastore
           ? check(() => this.inventory.datastore(at, props.isoDatastore!, 'Properties.ISODatastore'))
           : undefined,
-        props.network ? check(() => this.inventory.network(at, props.network!)) : undefined,
+        ...wantedNics(props).map((nic, index) =>
+          check(() => this.inventory.network(at, nic.network, nicNetworkField(props, index))),
+        ),
         props.template ? check(() => this.inventory.template(at, props.template!)) : undefined,
         check(() => this.folders.baseFolder(at, props.folder ?? this.baseFolder)),
         check(() =>
@@ -371,23 +385,82 @@ export class VSphereInstanceProvider implements InstancePlugin {
       ...(props.annotation !== undefined ? { userText: props.annotation } : {}),
     };
     const annotation = this.codec.encode(meta);
-    const name = `${props.vmPrefix}-${randomInt63()}`;
+    // A NIC that takes its address from the LogicalID fails here, before anything is made.
+    for (const nic of props.nics ?? []) ipv4Addresses(nic, logicalId);
     const base = props.folder ?? this.baseFolder;
     this.seenBaseFolders.add(base);
-    const work = this.build(
-      name,
-      group!,
-      { ...props, ...(base ? { folder: base } : {}) },
-      annotation,
-      spec.Init,
-      options,
-    );
+    const buildProps = { ...props, ...(base ? { folder: base } : {}) };
+    if (!logicalId) {
+      const name = `${props.vmPrefix}-${randomInt63()}`;
+      const work = this.build(name, group!, buildProps, annotation, spec.Init, undefined, options);
+      return this.finish({ name, group: group!, tags }, work, options);
+    }
+    // One VM per (group, LogicalID): a provision of a LogicalID the group already has (made, or
+    // being made) answers that instance's ID and makes nothing.
+    const key = `${group}\u0000${logicalId}`;
+    const claimed = this.logicalClaims.get(key);
+    if (claimed) {
+      const { id, work } = await claimed;
+      log('%s: LogicalID %s of group %s is already being provisioned', id, logicalId, group);
+      if (work && options.wait !== false) await work;
+      return id;
+    }
+    const name = vmNameForLogicalId(props.vmPrefix, logicalId);
+    const decided = (async () => {
+      const existing = await this.instanceWithLogicalId(group!, logicalId, name);
+      if (existing !== undefined) return { id: existing };
+      // A VM of this name being destroyed (a rolling update) must be gone before its successor;
+      // that wait is part of the work, so a `wait: false` provision still answers at once.
+      const destroying = this.destroying.get(name);
+      const build = () => this.build(name, group!, buildProps, annotation, spec.Init, logicalId, options);
+      const work = destroying ? destroying.then(build, build) : build();
+      return { id: name, work };
+    })();
+    this.logicalClaims.set(key, decided);
+    // Once the VM exists (or failed to), describe answers for it: the claim is dropped.
+    const drop = () => {
+      if (this.logicalClaims.get(key) === decided) this.logicalClaims.delete(key);
+    };
+    let outcome: { id: string; work?: Promise<ManagedObjectReference> };
+    try {
+      outcome = await decided;
+    } catch (error) {
+      drop();
+      throw error;
+    }
+    if (!outcome.work) {
+      drop();
+      log('%s: LogicalID %s of group %s exists already; nothing made', outcome.id, logicalId, group);
+      return outcome.id;
+    }
+    outcome.work.then(drop, drop);
+    return this.finish({ name, group: group!, tags, logicalId }, outcome.work, options);
+  }
+
+  /** Waits for `work`, or (`wait: false`) reports it as pending; returns the instance ID. */
+  private async finish(
+    instance: { name: string; group: string; tags: Record<string, string>; logicalId?: string },
+    work: Promise<unknown>,
+    options: ProvisionOptions,
+  ): Promise<string> {
     if (options.wait !== false) {
       await work;
-      return name;
+      return instance.name;
     }
-    this.track({ name, group: group!, tags, ...(logicalId ? { logicalId } : {}) }, work);
-    return name;
+    this.track(instance, work);
+    return instance.name;
+  }
+
+  /** The ID of the group's instance with this LogicalID (not one being destroyed), if any. */
+  private async instanceWithLogicalId(
+    group: string,
+    logicalId: string,
+    name: string,
+  ): Promise<string | undefined> {
+    const described = await this.describeNow({ [InfraKitTags.group]: group }, {});
+    // By name too: a clone an earlier process left running is described without its LogicalID.
+    return described.find((d) => (d.LogicalID === logicalId || d.ID === name) && !this.destroying.has(d.ID))
+      ?.ID;
   }
 
   /**
@@ -455,6 +528,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     props: VMProperties,
     annotation: string,
     init: string | undefined,
+    logicalId: string | undefined,
     options: ProvisionOptions,
   ): Promise<ManagedObjectReference> {
     const dc = await this.inventory.datacenter(props.datacenter, 'Properties.Datacenter');
@@ -467,7 +541,9 @@ export class VSphereInstanceProvider implements InstancePlugin {
       props.isoDatastore
         ? this.inventory.datastore(dc, props.isoDatastore, 'Properties.ISODatastore')
         : undefined,
-      props.network ? this.inventory.network(dc, props.network) : undefined,
+      ...wantedNics(props).map((nic, index) =>
+        this.inventory.network(dc, nic.network, nicNetworkField(props, index)),
+      ),
       props.template ? this.inventory.template(dc, props.template) : undefined,
       this.inventory.placement(dc, {
         ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
@@ -484,6 +560,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         props,
         annotation,
         ...(init ? { init } : {}),
+        ...(logicalId ? { logicalId } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       };
@@ -565,7 +642,14 @@ export class VSphereInstanceProvider implements InstancePlugin {
     context: DestroyContext = { Reason: 'terminate' },
     options: DestroyOptions = {},
   ): Promise<void> {
-    return untilAborted(this.destroyNow(id, context, options), options.signal, `destroy of ${id}`);
+    const work = this.destroyNow(id, context, options);
+    // A provision of the same LogicalID (same VM name) waits for this destroy to end.
+    this.destroying.set(id, work);
+    const done = () => {
+      if (this.destroying.get(id) === work) this.destroying.delete(id);
+    };
+    work.then(done, done);
+    return untilAborted(work, options.signal, `destroy of ${id}`);
   }
 
   private async destroyNow(id: string, context: DestroyContext, options: DestroyOptions): Promise<void> {

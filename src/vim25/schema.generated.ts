@@ -83,14 +83,22 @@ CryptoKeyId<DynamicData keyId:string providerId:KeyProviderId?
 CryptoSpec<DynamicData
 CustomFieldValue<DynamicData key:int
 CustomizationAdapterMapping<DynamicData macAddress:string? adapter:CustomizationIPSettings
+CustomizationDhcpIpGenerator<CustomizationIpGenerator
+CustomizationDhcpIpV6Generator<CustomizationIpV6Generator
 CustomizationFault<VimFault
+CustomizationFixedIp<CustomizationIpGenerator ipAddress:string
+CustomizationFixedIpV6<CustomizationIpV6Generator ipAddress:string subnetMask:int
+CustomizationFixedName<CustomizationName name:string
 CustomizationGlobalIPSettings<DynamicData dnsSuffixList:string+? dnsServerList:string+?
 CustomizationIPSettings<DynamicData ip:CustomizationIpGenerator subnetMask:string? gateway:string+? ipV6Spec:CustomizationIPSettingsIpV6AddressSpec? dnsServerList:string+? dnsDomain:string? primaryWINS:string? secondaryWINS:string? netBIOS:CustomizationNetBIOSMode? primary:boolean?
 CustomizationIPSettingsIpV6AddressSpec<DynamicData ip:CustomizationIpV6Generator+ gateway:string+?
 CustomizationIdentitySettings<DynamicData
 CustomizationIpGenerator<DynamicData
 CustomizationIpV6Generator<DynamicData
+CustomizationLinuxPrep<CustomizationIdentitySettings hostName:CustomizationName domain:string timeZone:string? hwClockUTC:boolean? scriptText:string? compatibleCustomizationMethod:string? resetPassword:boolean? password:CustomizationPassword? extraConfig:OptionValue+?
+CustomizationName<DynamicData
 CustomizationOptions<DynamicData
+CustomizationPassword<DynamicData value:string plainText:boolean
 CustomizationPending<CustomizationFault
 CustomizationSpec<DynamicData options:CustomizationOptions? identity:CustomizationIdentitySettings globalIPSettings:CustomizationGlobalIPSettings nicSettingMap:CustomizationAdapterMapping+? encryptionKey:byte+?
 DVPortNotSupported<DeviceBackingNotSupported

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import type { JsonValue } from '../../src/spi/instance.ts';
 import type { HttpRequest } from '../../src/transport/http.ts';
 import { RawSoap } from './lib/raw-soap.ts';
 
@@ -31,7 +32,8 @@ interface Request {
   group?: string;
   count?: number;
   concurrency?: number;
-  kind?: 'clone' | 'iso';
+  /** `shaped`: a clone with two static NICs (cloud-init metadata) and an extra disk. */
+  kind?: 'clone' | 'iso' | 'shaped';
   template?: string;
   host?: string;
   configHash?: string;
@@ -198,10 +200,18 @@ async function serve(req: Request): Promise<Answer> {
     }
     case 'provision': {
       const group = req.group!;
-      const properties: Record<string, string> =
+      const properties: Record<string, JsonValue> =
         req.kind === 'iso'
           ? { ISOPath: '[LocalDS_0] bench/linuxkit.iso', Hostname: req.host ?? 'DC0_H0' }
           : { Template: req.template ?? 'DC0_H0_VM0', Hostname: req.host ?? 'DC0_H0' };
+      if (req.kind === 'shaped') {
+        properties.Networks = [
+          { Network: 'VM Network', IPv4: ['10.0.0.10/24'], Gateway4: '10.0.0.1' },
+          { Network: 'DC0_DVPG0', IPv4: ['10.1.0.10/24'] },
+        ];
+        properties.Nameservers = ['10.0.0.2'];
+        properties.DiskMB = 64;
+      }
       const spec = {
         Tags: { 'infrakit.group': group, 'infrakit.config.hash': req.configHash ?? 'bench-hash' },
         Properties: properties,

@@ -215,7 +215,6 @@ describe('parseProperties: defaults', () => {
       assert.deepEqual(fields(fail(raw)), [
         'Properties.Template, Properties.ISOPath',
         'Properties.Datastore',
-        'Properties.Hostname',
       ]);
     }
   });
@@ -529,12 +528,6 @@ describe('parseProperties: Template / ISOPath and other combinations', () => {
       /out of range 1\.\.86400/,
     ],
     ['Datastore missing', { Template: 't', Hostname: 'h' }, 'Properties.Datastore', /required/],
-    [
-      'Hostname missing without Cluster/ResourcePool',
-      { Template: 't', Datastore: 'd' },
-      'Properties.Hostname',
-      /required unless Cluster or ResourcePool is given/,
-    ],
   ];
   for (const [name, raw, field, message] of rules) {
     it(name, () => {
@@ -710,7 +703,6 @@ describe('parseProperties: every problem at once', () => {
       'Properties.VMPrefix',
       'Properties.Template, Properties.ISOPath',
       'Properties.Datastore',
-      'Properties.Hostname',
     ]);
     assert.ok(error.message.startsWith('invalid instance properties: Properties.CPUs: '));
   });
@@ -802,7 +794,6 @@ describe('docs/properties.md examples', () => {
       'Properties.vCenterURL',
       'Properties.Template, Properties.ISOPath',
       'Properties.Datastore',
-      'Properties.Hostname',
     ]);
     assert.ok(!error.message.includes('u:p'));
   });

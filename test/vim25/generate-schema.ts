@@ -131,6 +131,12 @@ export const ROOT_TYPES: readonly string[] = [
   'VmBeingClonedEvent',
   'VmClonedEvent',
   'VmBeingCreatedEvent',
+  'CustomizationLinuxPrep',
+  'CustomizationFixedName',
+  'CustomizationFixedIp',
+  'CustomizationDhcpIpGenerator',
+  'CustomizationFixedIpV6',
+  'CustomizationDhcpIpV6Generator',
 ];
 
 /** Every known subtype of these is included (faults must decode by type and answer `is()`). */

@@ -114,13 +114,15 @@ async function p7(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
   try {
     const group = 'bench-p7';
     // Warm-up: the group folder, datacenter, datastore, host, pool and template are looked up once.
-    for (const kind of ['clone', 'iso']) {
+    for (const kind of ['clone', 'iso', 'shaped']) {
       checkAll(await ours.ask({ op: 'provision', group, kind, count: 1 }), 1, `warm-up ${kind}`);
       checkAll(await ours.ask({ op: 'teardown', group }), 1, `warm-up destroy (${kind})`);
     }
     const clone: number[] = [];
     const iso: number[] = [];
+    const shaped: number[] = [];
     const destroy: number[] = [];
+    let shapedMethods = '';
     let cloneMethods = '';
     let isoMethods = '';
     let destroyMethods = '';
@@ -140,6 +142,11 @@ async function p7(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
       const d2 = await ours.ask({ op: 'teardown', group });
       checkAll(d2, 1, 'destroy');
       destroy.push(num(d2, 'calls'));
+      const s = await ours.ask({ op: 'provision', group, kind: 'shaped', count: 1 });
+      checkAll(s, 1, 'shaped clone');
+      shaped.push(num(s, 'calls'));
+      shapedMethods = methodList(s);
+      checkAll(await ours.ask({ op: 'teardown', group }), 1, 'destroy');
     }
     // The peer, for comparison: one clone (+ annotation repair) and one PowerOff + Destroy.
     const peerClone: number[] = [];
@@ -156,6 +163,12 @@ async function p7(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
     }
     addSeries(result, 'ours: provision by clone', 'calls', clone);
     addSeries(result, 'ours: provision from ISO', 'calls', iso);
+    addSeries(
+      result,
+      'ours: clone with two static NICs, cloud-init metadata, an extra disk',
+      'calls',
+      shaped,
+    );
     addSeries(result, 'ours: destroy', 'calls', destroy);
     addSeries(result, 'peer: clone + annotation repair', 'calls', peerClone);
     addSeries(result, 'peer: PowerOff + Destroy', 'calls', peerDestroy);
@@ -178,7 +191,14 @@ async function p7(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
         `${fmt(median(values))} calls (max ${Math.max(...values)})`,
       );
     }
+    addTarget(
+      result,
+      '≤ 12 calls per clone with two static NICs, cloud-init metadata and an extra disk',
+      Math.max(...shaped) <= 12,
+      `${fmt(median(shaped))} calls (max ${Math.max(...shaped)})`,
+    );
     result.notes.push(`clone: ${cloneMethods}`);
+    result.notes.push(`shaped clone: ${shapedMethods}`);
     result.notes.push(`ISO: ${isoMethods}`);
     result.notes.push(`destroy: ${destroyMethods}`);
     result.notes.push(
