@@ -9,6 +9,7 @@
 import type { ValidationIssue } from '../errors.ts';
 import { unescapeInventoryName } from '../inventory/paths.ts';
 import { describeCharAt, findControlChar, findXmlInvalidChar, utf8Length } from './annotation.ts';
+import { checkMachine, MACHINE_KEYS, type MachineProperties } from './properties-machine.ts';
 import { describeJsonType, fieldPath, isPlainObject, previewValue, throwIssues } from './spec.ts';
 
 /** Provider-wide defaults (plugin options / environment), used when a property is not given. */
@@ -21,7 +22,7 @@ export interface ProviderDefaults {
 }
 
 /** Validated instance properties. Absent optional values are omitted (not `undefined`-valued). */
-export interface VMProperties {
+export interface VMProperties extends MachineProperties {
   /** Datacenter name; when absent the provider uses the only / default datacenter. */
   datacenter?: string;
   /** Datastore name for the VM's files and disks. */
@@ -322,6 +323,7 @@ const KEYS: readonly KeyDef[] = [
     aliases: [],
     parse: integerParser(LIMITS.waitForIPTimeoutSeconds, 'seconds'),
   },
+  ...MACHINE_KEYS,
 ];
 
 const BY_SPELLING = new Map<string, KeyDef>();
@@ -555,9 +557,15 @@ export function parseProperties(
     }
   }
 
+  const machine = checkMachine(
+    { get, has, failed: (key) => failed.has(key), field: f, clone: template !== undefined },
+    issues,
+  );
+
   if (issues.length > 0) throwIssues(issues, 'invalid instance properties');
 
   const result: VMProperties = {
+    ...machine,
     datastore: datastore ?? '',
     vmPrefix: get<string>('VMPrefix') ?? defaultPrefix ?? DEFAULT_VM_PREFIX,
     powerOn,
