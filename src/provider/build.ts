@@ -22,7 +22,15 @@ import {
   nicBacking,
   userdataExtraConfig,
 } from './devices.ts';
+import { diskChanges, diskSizeMB, disksOf, firstDisk, SCSI_CONTROLLER_TYPES } from './disks.ts';
 import type { GroupFolder } from './folders.ts';
+import {
+  applyMachineConfig,
+  hardwareVersionProblem,
+  MACHINE_PATHS,
+  machineExtraConfig,
+  machineRepair,
+} from './machine.ts';
 import type { VMProperties } from './properties.ts';
 import { isFault, VerificationError, type VmOps } from './vm-ops.ts';
 
@@ -51,13 +59,9 @@ const NIC_TYPES = new Set([
   'VirtualSriovEthernetCard',
   'VirtualEthernetCard',
 ]);
-const SCSI_TYPES = new Set([
-  'ParaVirtualSCSIController',
-  'VirtualLsiLogicController',
-  'VirtualLsiLogicSASController',
-  'VirtualBusLogicController',
-  'VirtualSCSIController',
-]);
+const SCSI_TYPES = SCSI_CONTROLLER_TYPES;
+/** First placeholder key of the devices that `RootDiskMB` / `Disks` add. */
+const DISK_KEYS_FROM = -300;
 
 /** What a builder needs resolved from the inventory. */
 interface Resolved {
@@ -110,6 +114,12 @@ abstract class VmBuilder {
       }),
       this.inventory.datastore(dc, props.datastore),
       props.network ? this.inventory.network(dc, props.network) : Promise.resolve(undefined),
+      // A disk on a datastore that does not exist must fail before the VM is made.
+      ...(props.disks ?? []).map((disk, i) =>
+        disk.datastore !== undefined && disk.datastore !== props.datastore
+          ? this.inventory.datastore(dc, disk.datastore, `Properties.Disks[${i}].Datastore`)
+          : undefined,
+      ),
     ]);
     return { placement, datastore: datastore.ref, network };
   }
@@ -406,6 +416,7 @@ abstract class VmBuilder {
       'config.hardware.memoryMB',
       'config.hardware.device',
       'config.extraConfig',
+      ...MACHINE_PATHS,
     ];
     const [info] = await this.client.collector.properties([vm], paths);
     if (!info) throw new VerificationError('creation', vm.value);
@@ -431,10 +442,17 @@ abstract class VmBuilder {
       change.memoryMB = req.props.memoryMB;
     const extra =
       (info.props.get('config.extraConfig') as { key: string; value: unknown }[] | undefined) ?? [];
-    const wantedExtra = userdataExtraConfig(req.init).filter(
+    const wantedExtra = [...userdataExtraConfig(req.init), ...machineExtraConfig(req.props)].filter(
       (o) => !extra.some((e) => e.key === o.key && e.value === o.value),
     );
     if (wantedExtra.length > 0) change.extraConfig = wantedExtra;
+    if (hardwareVersionProblem(req.props, (path) => info.props.get(path))) {
+      throw new VerificationError('hardware version', req.name);
+    }
+    Object.assign(
+      change,
+      machineRepair(req.props, (path) => info.props.get(path)),
+    );
     const devices = (info.props.get('config.hardware.device') as Device[] | undefined) ?? [];
     const deviceChange = this.repairDevices(req, resolved, devices);
     if (deviceChange.length > 0) change.deviceChange = deviceChange;
@@ -464,6 +482,8 @@ abstract class VmBuilder {
       return 'CPU count';
     if (req.props.memoryMB !== undefined && props.get('config.hardware.memoryMB') !== req.props.memoryMB)
       return 'memory size';
+    if (Object.keys(machineRepair(req.props, (path) => props.get(path))).length > 0)
+      return 'compute and firmware settings';
     const devices =
       (props.get('config.hardware.device') as Device[] | undefined) ?? (complete ? [] : undefined);
     if (devices === undefined || this.repairDevices(req, resolved, devices).length > 0)
@@ -528,6 +548,9 @@ export class TemplateCloner extends VmBuilder {
     if (props.memoryMB !== undefined) config.memoryMB = props.memoryMB;
     const extraConfig = userdataExtraConfig(req.init);
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
+    applyMachineConfig(config, props, 'clone');
+    this.checkRootDisk(req, templateInfo.devices);
+    this.templateDisks.set(req, disksOf(templateInfo.devices).length);
     const deviceChange = this.repairDevices(req, resolved, templateInfo.devices);
     if (deviceChange.length > 0) config.deviceChange = deviceChange;
     const spec: Record<string, unknown> = {
@@ -546,6 +569,24 @@ export class TemplateCloner extends VmBuilder {
       `clone of ${props.template} to ${req.name}`,
       'clone',
     );
+  }
+
+  /** How many disks each build's template has: the clone's disks beyond them are its `Disks`. */
+  private readonly templateDisks = new WeakMap<BuildRequest, number>();
+
+  /** `RootDiskMB` cannot shrink the template's first disk (vCenter never shrinks a disk). */
+  private checkRootDisk(req: BuildRequest, templateDevices: Device[]): void {
+    const wanted = req.props.rootDiskMB;
+    if (wanted === undefined) return;
+    const root = firstDisk(templateDevices);
+    const problem = !root
+      ? `template "${req.props.template}" has no disk to grow`
+      : diskSizeMB(root) > wanted
+        ? `${wanted} MB is smaller than the first disk of template "${req.props.template}" (${diskSizeMB(root)} MB); a disk cannot shrink`
+        : undefined;
+    if (problem) {
+      throw new ValidationError([{ field: 'Properties.RootDiskMB', message: problem }], 'cannot clone');
+    }
   }
 
   private readonly templates = new Map<
@@ -600,6 +641,8 @@ export class TemplateCloner extends VmBuilder {
       while (used.has(unit) || unit === 7) unit += 1;
       changes.push(addThinDisk(-202, controllerKey, unit, req.props.diskMB, req.props.datastore));
     }
+    const templateDisks = this.templateDisks.get(req) ?? disksOf(devices).length;
+    changes.push(...diskChanges(devices, req.props, templateDisks, DISK_KEYS_FROM, 'Properties.Disks'));
     return changes;
   }
 }
@@ -619,6 +662,8 @@ export class IsoVmBuilder extends VmBuilder {
     if (resolved.network) deviceChange.push(addVmxnet3(-102, resolved.network));
     if (props.diskMB !== undefined)
       deviceChange.push(addThinDisk(-103, -100, 0, props.diskMB, props.datastore));
+    const controller = { _type: 'ParaVirtualSCSIController', key: -100, busNumber: 0 };
+    deviceChange.push(...diskChanges([controller], props, 0, DISK_KEYS_FROM, 'Properties.Disks'));
     const config: Record<string, unknown> = {
       _type: 'VirtualMachineConfigSpec',
       name: req.name,
@@ -631,6 +676,7 @@ export class IsoVmBuilder extends VmBuilder {
     };
     const extraConfig = userdataExtraConfig(req.init);
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
+    applyMachineConfig(config, props, 'iso');
     return this.startCreation(
       req,
       'CreateVM_Task',
@@ -672,6 +718,7 @@ export class IsoVmBuilder extends VmBuilder {
       missing.push('vmxnet3 NIC');
     if (props.diskMB !== undefined && !diskSizesMB(devices).includes(props.diskMB))
       missing.push(`${props.diskMB} MB disk`);
+    if (props.disks && disksOf(devices).length < props.disks.length) missing.push('disks of Disks');
     if (missing.length > 0) throw new VerificationError(`devices (${missing.join(', ')})`, req.name);
     return [];
   }
