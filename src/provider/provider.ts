@@ -39,6 +39,7 @@ import {
   decodeAnnotation,
   encodeAnnotation,
   type InstanceMetadata,
+  type PowerOffSetting,
 } from './annotation.ts';
 import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
 import { type GroupFolder, GroupFolders } from './folders.ts';
@@ -188,6 +189,17 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, what
 
 function randomInt63(): bigint {
   return process.getBuiltinModule('node:crypto').randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
+}
+
+/** The annotation's power-off setting of `props`; none when neither key is given (the default). */
+function powerOffOf(props: VMProperties): { powerOff?: PowerOffSetting } {
+  if (props.powerOffMode === undefined && props.powerOffTimeoutSeconds === undefined) return {};
+  return {
+    powerOff: {
+      mode: props.powerOffMode ?? 'trySoft',
+      ...(props.powerOffTimeoutSeconds !== undefined ? { timeoutSeconds: props.powerOffTimeoutSeconds } : {}),
+    },
+  };
 }
 
 function hashOf(tags: Record<string, string>, preferred: string): string | undefined {
@@ -368,6 +380,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
       configHash: configHash!,
       tags,
       ...(logicalId ? { logicalId } : {}),
+      ...powerOffOf(props),
       ...(props.annotation !== undefined ? { userText: props.annotation } : {}),
     };
     const annotation = this.codec.encode(meta);
@@ -590,7 +603,10 @@ export class VSphereInstanceProvider implements InstancePlugin {
       log('destroy %s (%s): marked "%s" (ignoreOnDestroy)', id, context.Reason, DELETED_ANNOTATION);
       return;
     }
-    await this.vmOps.stop(found.vm, this.shutdownTimeoutMs, options.signal);
+    const powerOff = found.metadata.powerOff;
+    const timeoutMs =
+      powerOff?.timeoutSeconds !== undefined ? powerOff.timeoutSeconds * 1000 : this.shutdownTimeoutMs;
+    await this.vmOps.stop(found.vm, timeoutMs, options.signal, powerOff?.mode ?? 'trySoft');
     const existed = await this.vmOps.destroy(found.vm, options.signal);
     log('destroy %s (%s): %s', id, context.Reason, existed ? 'destroyed' : 'was already gone');
   }

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  GuestShutdownError,
   ManagedObjectReference,
   ValidationError,
+  VmOps,
   VSphereClient,
   VSphereInstanceProvider,
 } from '../../src/index.ts';
@@ -256,5 +258,122 @@ describe('compute, firmware and VMX keys', () => {
         return true;
       },
     );
+  });
+});
+
+describe('destroy: PowerOffMode', () => {
+  /** Stands in for VMware Tools running in the guest (vcsim's VMs have none). */
+  async function toolsRunning(client: VSphereClient, vm: ManagedObjectReference): Promise<void> {
+    await new VmOps(client).reconfigure(
+      vm,
+      {
+        extraConfig: [
+          { _type: 'OptionValue', key: 'SET.guest.toolsRunningStatus', value: 'guestToolsRunning' },
+        ],
+      },
+      'tools',
+    );
+    assert.equal(await client.collector.property(vm, 'guest.toolsRunningStatus'), 'guestToolsRunning');
+  }
+
+  it('is kept in the notes, and soft refuses a VM without tools, leaving it running', async () => {
+    const p = provider();
+    const id = await p.provision({
+      Tags: tags('soft'),
+      Properties: { ...cloneProps, PowerOn: true, PowerOffMode: 'soft', PowerOffTimeoutSeconds: 5 },
+    });
+    const vm = await vmRef(id);
+    const notes = (await admin.collector.property<string>(vm, 'config.annotation')) ?? '';
+    assert.match(notes.split('\n')[2] ?? '', /"powerOff":\{"mode":"soft","timeoutSeconds":5\}/);
+    await assert.rejects(
+      p.destroy(id),
+      (error: unknown) => error instanceof GuestShutdownError && error.reason === 'tools-not-running',
+    );
+    assert.equal(await admin.collector.property(vm, 'runtime.powerState'), 'poweredOn');
+    // With tools, the guest shuts down and the VM goes.
+    await toolsRunning(admin, vm);
+    await p.destroy(id);
+    assert.equal(
+      (await sim.listVms()).find((v) => v.name === id),
+      undefined,
+    );
+  });
+
+  it('label keeps the setting', async () => {
+    const p = provider();
+    const id = await p.provision({ Tags: tags('keep'), Properties: { ...cloneProps, PowerOffMode: 'hard' } });
+    await p.label(id, { role: 'db' });
+    const notes = (await admin.collector.property<string>(await vmRef(id), 'config.annotation')) ?? '';
+    assert.match(notes, /"powerOff":\{"mode":"hard"\}/);
+    assert.match(notes, /"role":"db"/);
+    await p.destroy(id);
+  });
+
+  describe('with a guest that takes 6 s to shut down', () => {
+    let slow: Vcsim;
+    let slowAdmin: VSphereClient;
+    before(async () => {
+      // LockHandoff 0: vcsim does not hold the VM's lock during the delay, so its power state
+      // can be read while the guest is shutting down.
+      slow = await Vcsim.start({ methodDelay: { ShutdownGuest: 6000, LockHandoff: 0 } });
+      slowAdmin = new VSphereClient({
+        url: slow.urlWithCredentials,
+        tls: { insecure: true },
+        keepAliveMs: 0,
+      });
+    });
+    after(async () => {
+      await slowAdmin?.close();
+      await slow?.stop();
+    });
+
+    async function runningWithTools(p: VSphereInstanceProvider, group: string, properties: object) {
+      const id = await p.provision({
+        Tags: tags(group),
+        Properties: { ...cloneProps, PowerOn: true, ...properties },
+      });
+      const vm = await vmRef(id, slow);
+      await toolsRunning(slowAdmin, vm);
+      return { id, vm };
+    }
+
+    it('soft fails the destroy when the guest is still running after the timeout; the VM is left running', async () => {
+      const p = provider(slow);
+      const { id, vm } = await runningWithTools(p, 'soft-slow', {
+        PowerOffMode: 'soft',
+        PowerOffTimeoutSeconds: 1,
+      });
+      await assert.rejects(p.destroy(id), (error: unknown) => {
+        assert.ok(error instanceof GuestShutdownError, String(error));
+        assert.equal(error.reason, 'timeout');
+        assert.equal(error.code, 'GUEST_SHUTDOWN');
+        assert.equal(error.vm, vm.value);
+        return true;
+      });
+      assert.equal(await slowAdmin.collector.property(vm, 'runtime.powerState'), 'poweredOn');
+      assert.ok((await slow.listVms()).some((v) => v.name === id));
+      await new VmOps(slowAdmin).powerOff(vm);
+      await p.destroy(id);
+    });
+
+    it('trySoft powers off after the timeout; hard at once, without waiting for the guest', async () => {
+      const p = provider(slow);
+      const soft = await runningWithTools(p, 'trysoft', { PowerOffTimeoutSeconds: 1 });
+      await p.destroy(soft.id);
+      assert.equal(
+        (await slow.listVms()).find((v) => v.name === soft.id),
+        undefined,
+      );
+
+      const hard = await runningWithTools(p, 'hard', { PowerOffMode: 'hard' });
+      const started = Date.now();
+      await p.destroy(hard.id);
+      // The guest shutdown takes 6 s: a hard power-off does not wait for it.
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+      assert.equal(
+        (await slow.listVms()).find((v) => v.name === hard.id),
+        undefined,
+      );
+    });
   });
 });
