@@ -107,6 +107,7 @@ describe('docs/provider.md', () => {
       VimFault: [fault.code],
       TaskFailedError: [new lib.TaskFailedError(task, 'clone', fault).code],
       VerificationError: [new lib.VerificationError('annotation', 'vm-1').code],
+      GuestShutdownError: [new lib.GuestShutdownError('vm-1', 'timeout', 'm').code],
       TlsError: [
         new lib.TlsError('TLS_UNTRUSTED', 'm').code,
         new lib.TlsError('TLS_THUMBPRINT_MISMATCH', 'm').code,
