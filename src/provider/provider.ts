@@ -325,6 +325,11 @@ export class VSphereInstanceProvider implements InstancePlugin {
           ? check(() => this.inventory.datastore(at, props.isoDatastore!, 'Properties.ISODatastore'))
           : undefined,
         props.network ? check(() => this.inventory.network(at, props.network!)) : undefined,
+        ...(props.disks ?? []).map((disk, i) =>
+          disk.datastore !== undefined && disk.datastore !== props.datastore
+            ? check(() => this.inventory.datastore(at, disk.datastore!, `Properties.Disks[${i}].Datastore`))
+            : undefined,
+        ),
         props.template ? check(() => this.inventory.template(at, props.template!)) : undefined,
         check(() => this.folders.baseFolder(at, props.folder ?? this.baseFolder)),
         check(() =>

@@ -244,6 +244,22 @@ describe('compute, firmware and VMX keys', () => {
     await p.destroy(plain);
   });
 
+  it('Validate and provision name a disk datastore that does not exist', async () => {
+    const p = provider();
+    const properties = {
+      ...cloneProps,
+      Disks: [{ SizeMB: 1 }, { SizeMB: 1, Datastore: 'NoSuchDS' }] as Record<string, string | number>[],
+    };
+    const named = (error: unknown) =>
+      (error instanceof ValidationError &&
+        error.issues.some((i) => i.field === 'Properties.Disks[1].Datastore')) ||
+      (error as { field?: string }).field === 'Properties.Disks[1].Datastore';
+    await assert.rejects(p.validate(properties), named);
+    const before = (await sim.listVms()).length;
+    await assert.rejects(p.provision({ Tags: tags('nods'), Properties: properties }), named);
+    assert.equal((await sim.listVms()).length, before);
+  });
+
   it('Validate reports the bad values of these keys by field', async () => {
     const p = provider();
     await assert.rejects(
