@@ -22,7 +22,7 @@ import {
   nicBacking,
   userdataExtraConfig,
 } from './devices.ts';
-import { diskChanges, diskSizeMB, disksOf, firstDisk, SCSI_CONTROLLER_TYPES } from './disks.ts';
+import { diskChanges, diskSizeMB, disksOf, rootDiskProblem, SCSI_CONTROLLER_TYPES } from './disks.ts';
 import type { GroupFolder } from './folders.ts';
 import {
   applyMachineConfig,
@@ -576,14 +576,7 @@ export class TemplateCloner extends VmBuilder {
 
   /** `RootDiskMB` cannot shrink the template's first disk (vCenter never shrinks a disk). */
   private checkRootDisk(req: BuildRequest, templateDevices: Device[]): void {
-    const wanted = req.props.rootDiskMB;
-    if (wanted === undefined) return;
-    const root = firstDisk(templateDevices);
-    const problem = !root
-      ? `template "${req.props.template}" has no disk to grow`
-      : diskSizeMB(root) > wanted
-        ? `${wanted} MB is smaller than the first disk of template "${req.props.template}" (${diskSizeMB(root)} MB); a disk cannot shrink`
-        : undefined;
+    const problem = rootDiskProblem(templateDevices, req.props.rootDiskMB, req.props.template!);
     if (problem) {
       throw new ValidationError([{ field: 'Properties.RootDiskMB', message: problem }], 'cannot clone');
     }

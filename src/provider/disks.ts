@@ -57,6 +57,25 @@ export function firstDisk(devices: readonly Device[]): Device | undefined {
   })[0];
 }
 
+/**
+ * Why `RootDiskMB` cannot be applied to a template with `templateDevices` (it has no disk, or its
+ * first disk is larger: vCenter never shrinks a disk), or undefined when it can.
+ */
+export function rootDiskProblem(
+  templateDevices: readonly Device[],
+  rootDiskMB: number | undefined,
+  template: string,
+): string | undefined {
+  if (rootDiskMB === undefined) return undefined;
+  const root = firstDisk(templateDevices);
+  if (!root) return `template "${template}" has no disk to grow`;
+  const size = diskSizeMB(root);
+  if (size > rootDiskMB) {
+    return `${rootDiskMB} MB is smaller than the first disk of template "${template}" (${size} MB); a disk cannot shrink`;
+  }
+  return undefined;
+}
+
 /** An edit that grows `disk` to `sizeMB` (both capacity fields: one left 0 would shrink it to 0). */
 export function growDisk(disk: Device, sizeMB: number): Spec {
   const device: Spec = {};

@@ -42,6 +42,7 @@ import {
   type PowerOffSetting,
 } from './annotation.ts';
 import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
+import { rootDiskProblem } from './disks.ts';
 import { type GroupFolder, GroupFolders } from './folders.ts';
 import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
 import { type PendingProvision, PendingProvisions } from './pending.ts';
@@ -330,7 +331,19 @@ export class VSphereInstanceProvider implements InstancePlugin {
             ? check(() => this.inventory.datastore(at, disk.datastore!, `Properties.Disks[${i}].Datastore`))
             : undefined,
         ),
-        props.template ? check(() => this.inventory.template(at, props.template!)) : undefined,
+        props.template
+          ? check(async () => {
+              const template = await this.inventory.template(at, props.template!);
+              if (props.rootDiskMB === undefined) return;
+              // Only read when RootDiskMB asks for it: a validate otherwise costs what it did.
+              const devices = await this.client.collector.property<Record<string, unknown>[]>(
+                template,
+                'config.hardware.device',
+              );
+              const problem = rootDiskProblem(devices ?? [], props.rootDiskMB, props.template!);
+              if (problem) issues.push({ field: 'Properties.RootDiskMB', message: problem });
+            })
+          : undefined,
         check(() => this.folders.baseFolder(at, props.folder ?? this.baseFolder)),
         check(() =>
           this.inventory.placement(at, {

@@ -146,6 +146,13 @@ describe('disks', () => {
 
   it('RootDiskMB smaller than the template disk fails before anything is made', async () => {
     const p = provider();
+    await assert.rejects(
+      p.validate({ ...cloneProps, RootDiskMB: 1 }),
+      (error: unknown) =>
+        error instanceof ValidationError &&
+        error.issues.some((i) => i.field === 'Properties.RootDiskMB' && /smaller/.test(i.message)),
+    );
+    await p.validate({ ...cloneProps, RootDiskMB: Math.max(...templateDisks.map(sizeMB)) });
     const before = (await sim.listVms()).length;
     await assert.rejects(
       p.provision({ Tags: tags('shrink'), Properties: { ...cloneProps, RootDiskMB: 1 } }),
