@@ -634,8 +634,11 @@ export class TemplateCloner extends VmBuilder {
       while (used.has(unit) || unit === 7) unit += 1;
       changes.push(addThinDisk(-202, controllerKey, unit, req.props.diskMB, req.props.datastore));
     }
-    const templateDisks = this.templateDisks.get(req) ?? disksOf(devices).length;
-    changes.push(...diskChanges(devices, req.props, templateDisks, DISK_KEYS_FROM, 'Properties.Disks'));
+    // create() records the template's disk count before anything else runs; were it missing,
+    // the Disks are not planned again: a disk added twice is worse than one missing.
+    const templateDisks = this.templateDisks.get(req);
+    const wanted = templateDisks === undefined ? { ...req.props, disks: undefined } : req.props;
+    changes.push(...diskChanges(devices, wanted, templateDisks ?? 0, DISK_KEYS_FROM, 'Properties.Disks'));
     return changes;
   }
 }
