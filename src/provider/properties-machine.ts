@@ -307,6 +307,10 @@ function checkExtraConfig(
       });
       continue;
     }
+    if (value === '') {
+      issues.push({ field: at, message: 'empty: vSphere removes a VMX key set to ""; leave the key out' });
+      continue;
+    }
     if (utf8Length(value) > MACHINE_LIMITS.extraConfigValueBytes) {
       issues.push({ field: at, message: `longer than ${MACHINE_LIMITS.extraConfigValueBytes} UTF-8 bytes` });
       continue;
