@@ -163,6 +163,7 @@ describe('machine properties: bad values, each named by field', () => {
       'ExtraConfig["a.b"]',
       /U\+0001/,
     ],
+    ['ExtraConfig empty value', { ...CLONE, ExtraConfig: { 'a.b': '' } }, 'ExtraConfig["a.b"]', /removes/],
     [
       'PowerOffMode unknown',
       { ...CLONE, PowerOffMode: 'graceful' },
