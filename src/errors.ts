@@ -25,6 +25,8 @@ export type VSphereErrorCode =
   | 'TASK_OUTCOME_UNKNOWN'
   /** A write read back differently: vCenter dropped it (`VerificationError`). */
   | 'VERIFY_FAILED'
+  /** A soft power-off found the guest would not shut down; the VM runs on (`GuestShutdownError`). */
+  | 'GUEST_SHUTDOWN'
   /** The user name or password was refused (`LoginError`). */
   | 'LOGIN_FAILED'
   /** The session was closed by `close()` (`SessionClosedError`). */

@@ -30,10 +30,17 @@ export {
   decodeAnnotation,
   encodeAnnotation,
   type InstanceMetadata,
+  type PowerOffSetting,
 } from './provider/annotation.ts';
 export { type BuildRequest, IsoVmBuilder, TemplateCloner } from './provider/build.ts';
 export { GroupFolders } from './provider/folders.ts';
 export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
+export type {
+  DiskProvisioning,
+  DiskSpec,
+  MachineProperties,
+  PowerOffMode,
+} from './provider/properties-machine.ts';
 export type {
   AnnotationCodec,
   BackgroundFailure,
@@ -45,7 +52,14 @@ export type {
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
 export { FileExistsError, type SizedStream, type UploadOptions } from './provider/upload.ts';
-export { faultOf, isFault, VerificationError, VmOps } from './provider/vm-ops.ts';
+export {
+  faultOf,
+  GuestShutdownError,
+  isFault,
+  type StopMode,
+  VerificationError,
+  VmOps,
+} from './provider/vm-ops.ts';
 export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
 export { LoginError, Session, SessionClosedError, type SessionOptions } from './session/session.ts';
 export { SoapClient, type SoapClientOptions } from './soap/client.ts';

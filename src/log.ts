@@ -22,7 +22,9 @@ function loadDebug(): CreateDebug {
   // `debug` is CommonJS, so a synchronous require made for this file's location works. This is
   // always an ES module (require() users get the ES build too), so import.meta.url is its location;
   // a `__filename` in scope could be a CommonJS caller's global, not this file.
-  createDebug = process.getBuiltinModule('node:module').createRequire(import.meta.url)('debug') as CreateDebug;
+  createDebug = process.getBuiltinModule('node:module').createRequire(import.meta.url)(
+    'debug',
+  ) as CreateDebug;
   return createDebug;
 }
 

@@ -7,7 +7,7 @@
  * ```text
  * <group>\n
  * <configHash>\n
- * infrakit-vsphere/v1 {"tags":{...},"logicalId":"..."}\n   <- marker line, one line of JSON
+ * infrakit-vsphere/v1 {"tags":{...},"logicalId":"...","powerOff":{...}}\n   <- marker line, one line of JSON
  * <user text, verbatim, may span lines>                      <- only when userText is defined
  * ```
  *
@@ -29,8 +29,30 @@ export interface InstanceMetadata {
   /** Every tag of the instance, exactly as given (including `infrakit.group` and the hash tag). */
   tags: Record<string, string>;
   logicalId?: string;
+  /** How destroy stops the VM (`PowerOffMode` / `PowerOffTimeoutSeconds`); absent: `trySoft`. */
+  powerOff?: PowerOffSetting;
   /** The user's `Annotation` property text, verbatim. */
   userText?: string;
+}
+
+/** Destroy's power-off setting, kept with the VM because destroy receives only the instance ID. */
+export interface PowerOffSetting {
+  mode: 'hard' | 'soft' | 'trySoft';
+  /** Guest shutdown wait; absent: the provider's `shutdownTimeoutMs`. */
+  timeoutSeconds?: number;
+}
+
+const POWER_OFF_MODES: readonly string[] = ['hard', 'soft', 'trySoft'];
+
+/** The setting, if `value` is a well-formed one (mode known, timeout an integer 1..3600). */
+function asPowerOff(value: unknown): PowerOffSetting | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { mode, timeoutSeconds } = value as Record<string, unknown>;
+  if (typeof mode !== 'string' || !POWER_OFF_MODES.includes(mode)) return undefined;
+  if (timeoutSeconds === undefined) return { mode: mode as PowerOffSetting['mode'] };
+  if (typeof timeoutSeconds !== 'number' || !Number.isInteger(timeoutSeconds)) return undefined;
+  if (timeoutSeconds < 1 || timeoutSeconds > 3600) return undefined;
+  return { mode: mode as PowerOffSetting['mode'], timeoutSeconds };
 }
 
 /** What {@link decodeAnnotation} found in an annotation. */
@@ -235,6 +257,12 @@ export function encodeAnnotation(meta: InstanceMetadata): string {
       issues.push({ field: 'logicalId', message: `expected a string, got ${typeof meta.logicalId}` });
     } else checkText(issues, 'logicalId', meta.logicalId);
   }
+  if (meta.powerOff !== undefined && asPowerOff(meta.powerOff) === undefined) {
+    issues.push({
+      field: 'powerOff',
+      message: 'expected {mode: "hard" | "soft" | "trySoft", timeoutSeconds?: an integer 1..3600}',
+    });
+  }
   if (meta.userText !== undefined) {
     if (typeof meta.userText !== 'string') {
       issues.push({ field: 'userText', message: `expected a string, got ${typeof meta.userText}` });
@@ -242,10 +270,11 @@ export function encodeAnnotation(meta: InstanceMetadata): string {
   }
   if (issues.length > 0) throw new ValidationError(issues, 'invalid annotation');
 
-  const payload: { tags: Record<string, string>; logicalId?: string } = {
+  const payload: { tags: Record<string, string>; logicalId?: string; powerOff?: PowerOffSetting } = {
     tags: Object.fromEntries(tagEntries),
   };
   if (meta.logicalId !== undefined) payload.logicalId = meta.logicalId;
+  if (meta.powerOff !== undefined) payload.powerOff = asPowerOff(meta.powerOff)!;
   const markerLine = `${ANNOTATION_MARKER_PREFIX}${ANNOTATION_FORMAT_VERSION} ${JSON.stringify(payload)}`;
   let text = `${meta.group}\n${meta.configHash}\n${markerLine}`;
   if (meta.userText !== undefined) text += `\n${meta.userText}`;
@@ -285,6 +314,7 @@ const MARKER_RE = /^infrakit-vsphere\/v([1-9][0-9]{0,5}) (.*)$/s;
 interface Payload {
   tags: Record<string, string>;
   logicalId?: string;
+  powerOff?: PowerOffSetting;
 }
 
 /** Reads the JSON of a marker line; undefined when it is not exactly the expected shape. */
@@ -311,6 +341,9 @@ function parsePayload(json: string): Payload | undefined {
     if (typeof logicalId === 'string') payload.logicalId = logicalId;
     else if (logicalId !== null && logicalId !== undefined) return undefined;
   }
+  // A power-off setting a hand edit broke is dropped, not fatal: destroy then does the default.
+  const powerOff = Object.hasOwn(record, 'powerOff') ? asPowerOff(record.powerOff) : undefined;
+  if (powerOff) payload.powerOff = powerOff;
   return payload;
 }
 
@@ -357,6 +390,7 @@ export function decodeAnnotation(text: string | undefined): DecodedAnnotation {
       }
       const metadata: InstanceMetadata = { group, configHash, tags };
       if (payload.logicalId !== undefined) metadata.logicalId = payload.logicalId;
+      if (payload.powerOff !== undefined) metadata.powerOff = payload.powerOff;
       if (markerEnd >= 0) metadata.userText = rest.slice(markerEnd + 1);
       return { kind: 'ours', version: Number(match[1]), metadata };
     }

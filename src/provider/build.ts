@@ -14,7 +14,15 @@ import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.t
 import { ManagedObjectReference } from '../vim25/index.ts';
 import { guestExtraConfig, guestHostname, ipv4Addresses, vsphereCustomization } from './cloud-init.ts';
 import { addIsoCdrom, addPvscsi, addThinDisk, datastorePath, userdataExtraConfig } from './devices.ts';
+import { diskChanges, diskSizeMB, disksOf, rootDiskProblem, SCSI_CONTROLLER_TYPES } from './disks.ts';
 import type { GroupFolder } from './folders.ts';
+import {
+  applyMachineConfig,
+  hardwareVersionProblem,
+  MACHINE_PATHS,
+  machineExtraConfig,
+  machineRepair,
+} from './machine.ts';
 import {
   addNic,
   dhcpNic,
@@ -47,13 +55,9 @@ export interface BuildRequest {
 
 type Device = Record<string, unknown> & { _type?: string; key?: number };
 
-const SCSI_TYPES = new Set([
-  'ParaVirtualSCSIController',
-  'VirtualLsiLogicController',
-  'VirtualLsiLogicSASController',
-  'VirtualBusLogicController',
-  'VirtualSCSIController',
-]);
+const SCSI_TYPES = SCSI_CONTROLLER_TYPES;
+/** First placeholder key of the devices that `RootDiskMB` / `Disks` add. */
+const DISK_KEYS_FROM = -300;
 
 /** What a builder needs resolved from the inventory. */
 interface Resolved {
@@ -109,6 +113,14 @@ abstract class VmBuilder {
       Promise.all(
         wantedNics(props).map((nic, index) =>
           this.inventory.network(dc, nic.network, nicNetworkField(props, index)),
+        ),
+      ),
+      // A disk on a datastore that does not exist must fail before the VM is made.
+      Promise.all(
+        (props.disks ?? []).map((disk, i) =>
+          disk.datastore !== undefined && disk.datastore !== props.datastore
+            ? this.inventory.datastore(dc, disk.datastore, `Properties.Disks[${i}].Datastore`)
+            : undefined,
         ),
       ),
     ]);
@@ -409,6 +421,7 @@ abstract class VmBuilder {
       'config.hardware.memoryMB',
       'config.hardware.device',
       'config.extraConfig',
+      ...MACHINE_PATHS,
     ];
     const [info] = await this.client.collector.properties([vm], paths);
     if (!info) throw new VerificationError('creation', vm.value);
@@ -437,10 +450,19 @@ abstract class VmBuilder {
     const devices = (info.props.get('config.hardware.device') as Device[] | undefined) ?? [];
     // The guest's metadata names the MACs vCenter gave the NICs: known once the NICs are right.
     const metadata = guestExtraConfig(guestRequest(req, resolved), nicMacs(devices, resolved.nics));
-    const wantedExtra = [...userdataExtraConfig(req.init), ...(metadata ?? [])].filter(
-      (o) => !extra.some((e) => e.key === o.key && e.value === o.value),
-    );
+    const wantedExtra = [
+      ...userdataExtraConfig(req.init),
+      ...machineExtraConfig(req.props),
+      ...(metadata ?? []),
+    ].filter((o) => !extra.some((e) => e.key === o.key && e.value === o.value));
     if (wantedExtra.length > 0) change.extraConfig = wantedExtra;
+    if (hardwareVersionProblem(req.props, (path) => info.props.get(path))) {
+      throw new VerificationError('hardware version', req.name);
+    }
+    Object.assign(
+      change,
+      machineRepair(req.props, (path) => info.props.get(path)),
+    );
     const deviceChange = this.repairDevices(req, resolved, devices);
     if (deviceChange.length > 0) change.deviceChange = deviceChange;
     if (Object.keys(change).length === 0) return;
@@ -471,6 +493,8 @@ abstract class VmBuilder {
       return 'CPU count';
     if (req.props.memoryMB !== undefined && props.get('config.hardware.memoryMB') !== req.props.memoryMB)
       return 'memory size';
+    if (Object.keys(machineRepair(req.props, (path) => props.get(path))).length > 0)
+      return 'compute and firmware settings';
     const devices =
       (props.get('config.hardware.device') as Device[] | undefined) ?? (complete ? [] : undefined);
     if (devices === undefined || this.repairDevices(req, resolved, devices).length > 0)
@@ -537,6 +561,9 @@ export class TemplateCloner extends VmBuilder {
       ...(guestExtraConfig(guestRequest(req, resolved), manualMacs(resolved.nics)) ?? []),
     ];
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
+    applyMachineConfig(config, props, 'clone');
+    this.checkRootDisk(req, templateInfo.devices);
+    this.templateDisks.set(req, disksOf(templateInfo.devices).length);
     const deviceChange = this.repairDevices(req, resolved, templateInfo.devices);
     if (deviceChange.length > 0) config.deviceChange = deviceChange;
     const spec: Record<string, unknown> = {
@@ -567,6 +594,17 @@ export class TemplateCloner extends VmBuilder {
       `clone of ${props.template} to ${req.name}`,
       'clone',
     );
+  }
+
+  /** How many disks each build's template has: the clone's disks beyond them are its `Disks`. */
+  private readonly templateDisks = new WeakMap<BuildRequest, number>();
+
+  /** `RootDiskMB` cannot shrink the template's first disk (vCenter never shrinks a disk). */
+  private checkRootDisk(req: BuildRequest, templateDevices: Device[]): void {
+    const problem = rootDiskProblem(templateDevices, req.props.rootDiskMB, req.props.template!);
+    if (problem) {
+      throw new ValidationError([{ field: 'Properties.RootDiskMB', message: problem }], 'cannot clone');
+    }
   }
 
   private readonly templates = new Map<
@@ -617,6 +655,11 @@ export class TemplateCloner extends VmBuilder {
       while (used.has(unit) || unit === 7) unit += 1;
       changes.push(addThinDisk(-202, controllerKey, unit, req.props.diskMB, req.props.datastore));
     }
+    // create() records the template's disk count before anything else runs; were it missing,
+    // the Disks are not planned again: a disk added twice is worse than one missing.
+    const templateDisks = this.templateDisks.get(req);
+    const wanted = templateDisks === undefined ? { ...req.props, disks: undefined } : req.props;
+    changes.push(...diskChanges(devices, wanted, templateDisks ?? 0, DISK_KEYS_FROM, 'Properties.Disks'));
     return changes;
   }
 }
@@ -638,6 +681,8 @@ export class IsoVmBuilder extends VmBuilder {
     });
     if (props.diskMB !== undefined)
       deviceChange.push(addThinDisk(-103, -100, 0, props.diskMB, props.datastore));
+    const controller = { _type: 'ParaVirtualSCSIController', key: -100, busNumber: 0 };
+    deviceChange.push(...diskChanges([controller], props, 0, DISK_KEYS_FROM, 'Properties.Disks'));
     const config: Record<string, unknown> = {
       _type: 'VirtualMachineConfigSpec',
       name: req.name,
@@ -650,6 +695,7 @@ export class IsoVmBuilder extends VmBuilder {
     };
     const extraConfig = userdataExtraConfig(req.init);
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
+    applyMachineConfig(config, props, 'iso');
     return this.startCreation(
       req,
       'CreateVM_Task',
@@ -692,6 +738,7 @@ export class IsoVmBuilder extends VmBuilder {
       missing.push(`${resolved.nics.length} vmxnet3 NIC(s) as asked`);
     if (props.diskMB !== undefined && !diskSizesMB(devices).includes(props.diskMB))
       missing.push(`${props.diskMB} MB disk`);
+    if (props.disks && disksOf(devices).length < props.disks.length) missing.push('disks of Disks');
     if (missing.length > 0) throw new VerificationError(`devices (${missing.join(', ')})`, req.name);
     return [];
   }

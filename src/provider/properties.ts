@@ -9,6 +9,7 @@
 import type { ValidationIssue } from '../errors.ts';
 import { unescapeInventoryName } from '../inventory/paths.ts';
 import { describeCharAt, findControlChar, findXmlInvalidChar, utf8Length } from './annotation.ts';
+import { checkMachine, MACHINE_KEYS, type MachineProperties } from './properties-machine.ts';
 import { NETWORK_KEYS, type NetworkProperties, parseNetworkProperties } from './properties-network.ts';
 import { describeJsonType, fieldPath, isPlainObject, previewValue, throwIssues } from './spec.ts';
 
@@ -22,7 +23,7 @@ export interface ProviderDefaults {
 }
 
 /** Validated instance properties. Absent optional values are omitted (not `undefined`-valued). */
-export interface VMProperties extends NetworkProperties {
+export interface VMProperties extends NetworkProperties, MachineProperties {
   /** Datacenter name; when absent the provider uses the only / default datacenter. */
   datacenter?: string;
   /** Datastore name for the VM's files and disks. */
@@ -329,6 +330,7 @@ const KEYS: readonly KeyDef[] = [
     aliases: [],
     parse: (value: unknown) => (notSet(value) ? undefined : { value }),
   })),
+  ...MACHINE_KEYS,
 ];
 
 const BY_SPELLING = new Map<string, KeyDef>();
@@ -560,9 +562,15 @@ export function parseProperties(
     issues,
   );
 
+  const machine = checkMachine(
+    { get, has, failed: (key) => failed.has(key), field: f, clone: template !== undefined },
+    issues,
+  );
+
   if (issues.length > 0) throwIssues(issues, 'invalid instance properties');
 
   const result: VMProperties = {
+    ...machine,
     datastore: datastore ?? '',
     vmPrefix: get<string>('VMPrefix') ?? defaultPrefix ?? DEFAULT_VM_PREFIX,
     powerOn,

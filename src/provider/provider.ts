@@ -39,9 +39,11 @@ import {
   decodeAnnotation,
   encodeAnnotation,
   type InstanceMetadata,
+  type PowerOffSetting,
 } from './annotation.ts';
 import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
 import { ipv4Addresses, vmNameForLogicalId } from './cloud-init.ts';
+import { rootDiskProblem } from './disks.ts';
 import { type GroupFolder, GroupFolders } from './folders.ts';
 import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
 import { nicNetworkField, wantedNics } from './nics.ts';
@@ -192,6 +194,17 @@ function randomInt63(): bigint {
   return process.getBuiltinModule('node:crypto').randomBytes(8).readBigUInt64BE() & 0x7fff_ffff_ffff_ffffn;
 }
 
+/** The annotation's power-off setting of `props`; none when neither key is given (the default). */
+function powerOffOf(props: VMProperties): { powerOff?: PowerOffSetting } {
+  if (props.powerOffMode === undefined && props.powerOffTimeoutSeconds === undefined) return {};
+  return {
+    powerOff: {
+      mode: props.powerOffMode ?? 'trySoft',
+      ...(props.powerOffTimeoutSeconds !== undefined ? { timeoutSeconds: props.powerOffTimeoutSeconds } : {}),
+    },
+  };
+}
+
 function hashOf(tags: Record<string, string>, preferred: string): string | undefined {
   return tags[preferred] ?? tags[InfraKitTags.configHash] ?? tags[InfraKitTags.legacyConfigHash];
 }
@@ -327,7 +340,24 @@ export class VSphereInstanceProvider implements InstancePlugin {
         ...wantedNics(props).map((nic, index) =>
           check(() => this.inventory.network(at, nic.network, nicNetworkField(props, index))),
         ),
-        props.template ? check(() => this.inventory.template(at, props.template!)) : undefined,
+        ...(props.disks ?? []).map((disk, i) =>
+          disk.datastore !== undefined && disk.datastore !== props.datastore
+            ? check(() => this.inventory.datastore(at, disk.datastore!, `Properties.Disks[${i}].Datastore`))
+            : undefined,
+        ),
+        props.template
+          ? check(async () => {
+              const template = await this.inventory.template(at, props.template!);
+              if (props.rootDiskMB === undefined) return;
+              // Only read when RootDiskMB asks for it: a validate otherwise costs what it did.
+              const devices = await this.client.collector.property<Record<string, unknown>[]>(
+                template,
+                'config.hardware.device',
+              );
+              const problem = rootDiskProblem(devices ?? [], props.rootDiskMB, props.template!);
+              if (problem) issues.push({ field: 'Properties.RootDiskMB', message: problem });
+            })
+          : undefined,
         check(() => this.folders.baseFolder(at, props.folder ?? this.baseFolder)),
         check(() =>
           this.inventory.placement(at, {
@@ -382,6 +412,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
       configHash: configHash!,
       tags,
       ...(logicalId ? { logicalId } : {}),
+      ...powerOffOf(props),
       ...(props.annotation !== undefined ? { userText: props.annotation } : {}),
     };
     const annotation = this.codec.encode(meta);
@@ -674,7 +705,10 @@ export class VSphereInstanceProvider implements InstancePlugin {
       log('destroy %s (%s): marked "%s" (ignoreOnDestroy)', id, context.Reason, DELETED_ANNOTATION);
       return;
     }
-    await this.vmOps.stop(found.vm, this.shutdownTimeoutMs, options.signal);
+    const powerOff = found.metadata.powerOff;
+    const timeoutMs =
+      powerOff?.timeoutSeconds !== undefined ? powerOff.timeoutSeconds * 1000 : this.shutdownTimeoutMs;
+    await this.vmOps.stop(found.vm, timeoutMs, options.signal, powerOff?.mode ?? 'trySoft');
     const existed = await this.vmOps.destroy(found.vm, options.signal);
     log('destroy %s (%s): %s', id, context.Reason, existed ? 'destroyed' : 'was already gone');
   }

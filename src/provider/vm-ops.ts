@@ -18,6 +18,35 @@ export class VerificationError extends VSphereError {
   }
 }
 
+/**
+ * A `soft` power-off did not stop the guest: VMware Tools were not running, the guest refused the
+ * shutdown, or it was still running when the timeout passed. The VM is left running. Code
+ * `GUEST_SHUTDOWN`.
+ */
+export class GuestShutdownError extends VSphereError {
+  /** The VM (its MoRef value). */
+  readonly vm: string;
+  readonly reason: 'tools-not-running' | 'refused' | 'timeout';
+
+  constructor(
+    vm: string,
+    reason: GuestShutdownError['reason'],
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'GUEST_SHUTDOWN',
+      `guest shutdown of ${vm} failed (${detail}); PowerOffMode is "soft", so it is left running`,
+      options,
+    );
+    this.vm = vm;
+    this.reason = reason;
+  }
+}
+
+/** How {@link VmOps.stop} stops a running VM; see docs/properties.md, "Destroy". */
+export type StopMode = 'hard' | 'soft' | 'trySoft';
+
 /** The VimFault of an error: the error itself, or the fault a failed task carried. */
 export function faultOf(error: unknown): VimFault | undefined {
   if (error instanceof VimFault) return error;
@@ -131,10 +160,17 @@ export class VmOps {
   }
 
   /**
-   * Stops a VM: a guest shutdown when VMware Tools run (so the guest can leave its cluster
-   * cleanly), polling until off or `timeoutMs`, then a hard power-off.
+   * Stops a VM. `trySoft` (the default): a guest shutdown when VMware Tools run (so the guest can
+   * leave its cluster cleanly), polling until off or `timeoutMs`, then a hard power-off. `soft`:
+   * the same, but instead of powering off, throws {@link GuestShutdownError} and leaves the VM
+   * running. `hard`: a power-off at once.
    */
-  async stop(vm: ManagedObjectReference, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async stop(
+    vm: ManagedObjectReference,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    mode: StopMode = 'trySoft',
+  ): Promise<void> {
     let info: Awaited<ReturnType<VSphereClient['collector']['properties']>>[number] | undefined;
     try {
       [info] = await this.client.collector.properties(
@@ -147,7 +183,14 @@ export class VmOps {
       throw error;
     }
     if (info?.props.get('runtime.powerState') !== 'poweredOn') return;
-    if (timeoutMs > 0 && info.props.get('guest.toolsRunningStatus') === 'guestToolsRunning') {
+    if (mode === 'soft' && info.props.get('guest.toolsRunningStatus') !== 'guestToolsRunning') {
+      throw new GuestShutdownError(vm.value, 'tools-not-running', 'VMware Tools are not running');
+    }
+    if (
+      mode !== 'hard' &&
+      (timeoutMs > 0 || mode === 'soft') &&
+      info.props.get('guest.toolsRunningStatus') === 'guestToolsRunning'
+    ) {
       try {
         await this.client.session.invoke('ShutdownGuest', { _this: vm });
         const deadline = Date.now() + timeoutMs;
@@ -158,8 +201,27 @@ export class VmOps {
           );
           if ((await this.powerState(vm)) !== 'poweredOn') return;
         }
+        if (mode === 'soft') {
+          if ((await this.powerState(vm)) !== 'poweredOn') return;
+          throw new GuestShutdownError(
+            vm.value,
+            'timeout',
+            `the guest was still running after ${timeoutMs} ms`,
+          );
+        }
         log('%s: guest shutdown did not finish in %d ms; powering off', vm.value, timeoutMs);
       } catch (error) {
+        if (error instanceof GuestShutdownError) throw error;
+        if (mode === 'soft') {
+          throw new GuestShutdownError(
+            vm.value,
+            'refused',
+            `the guest refused: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
         log('%s: guest shutdown refused (%s); powering off', vm.value, (error as Error).message);
       }
     }

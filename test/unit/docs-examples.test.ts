@@ -141,6 +141,7 @@ describe('docs/errors.md', () => {
       SessionClosedError: [new lib.SessionClosedError()],
       FileExistsError: [new lib.FileExistsError('[ds] a.iso')],
       AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1)],
+      GuestShutdownError: [new lib.GuestShutdownError('vm-1', 'timeout', 'm')],
     };
     // The codec's classes are not exported: the next test checks what the tables say of them.
     const internal = new Set(['VSphereError', 'EncodeError', 'InvalidXmlCharacterError', 'DecodeError']);
