@@ -199,6 +199,11 @@ export class WaitCollector {
     return this.#loop !== undefined;
   }
 
+  /** The collector in vCenter now: undefined before its first wait and while it is being made again. */
+  get reference(): ManagedObjectReference | undefined {
+    return this.#ref;
+  }
+
   /** Waits on it now. */
   get size(): number {
     return this.#waits.size;
@@ -311,6 +316,8 @@ export class WaitCollector {
     this.#creating ??= (async () => {
       try {
         const content = await this.#session.serviceContent();
+        // Logged in first, so that the generation read below is the one the collector is made in.
+        if (this.#session.generation === 0) await this.#session.login();
         // Read before the call: a re-login while it is in flight must leave the collector marked
         // as the earlier session's (whose collectors are gone), not the new one's.
         const generation = this.#session.generation;
@@ -477,7 +484,13 @@ export class WaitCollector {
   async #pollFailed(error: unknown): Promise<void> {
     const vanished = vanishedObject(error);
     const goneWaits = vanished ? [...this.#waits].filter((w) => targets(w, vanished)) : [];
-    if (goneWaits.length > 0 || isLostCollector(error)) {
+    // This module never cancels a poll: RequestCanceled means someone destroyed the collector
+    // (or cancelled its poll) behind its back, which vCenter and vcsim answer at once.
+    if (
+      goneWaits.length > 0 ||
+      isLostCollector(error) ||
+      (error instanceof VimFault && error.is('RequestCanceled'))
+    ) {
       // Either a watched object vanished (vcsim then faults every poll of the collector, so its
       // waits fail and the others move on) or the collector died with its session or with
       // vCenter: the others get filters on a new collector, after a backoff, a bounded number of times.

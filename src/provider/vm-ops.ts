@@ -6,6 +6,7 @@
 import type { VSphereClient } from '../client.ts';
 import { VSphereError } from '../errors.ts';
 import { logger } from '../log.ts';
+import { ObjectGoneError, waitForProperties } from '../property/wait.ts';
 import { TaskFailedError, type WaitOptions, type WaitScope } from '../tasks/waiter.ts';
 import { type ManagedObjectReference, VimFault } from '../vim25/index.ts';
 
@@ -127,7 +128,7 @@ export class VmOps {
 
   /**
    * Stops a VM: a guest shutdown when VMware Tools run (so the guest can leave its cluster
-   * cleanly), polling until off or `timeoutMs`, then a hard power-off.
+   * cleanly), waiting on `runtime.powerState` until off or `timeoutMs`, then a hard power-off.
    */
   async stop(vm: ManagedObjectReference, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     let info: Awaited<ReturnType<VSphereClient['collector']['properties']>>[number] | undefined;
@@ -145,17 +146,19 @@ export class VmOps {
     if (timeoutMs > 0 && info.props.get('guest.toolsRunningStatus') === 'guestToolsRunning') {
       try {
         await this.client.session.invoke('ShutdownGuest', { _this: vm });
-        const deadline = Date.now() + timeoutMs;
-        while (Date.now() < deadline) {
-          if (signal?.aborted) break;
-          await new Promise((resolve) =>
-            setTimeout(resolve, Math.min(1000, Math.max(50, deadline - Date.now()))),
-          );
-          if ((await this.powerState(vm)) !== 'poweredOn') return;
-        }
-        log('%s: guest shutdown did not finish in %d ms; powering off', vm.value, timeoutMs);
+        await waitForProperties(
+          this.client.session,
+          [{ obj: vm, paths: ['runtime.powerState'] }],
+          (values) => {
+            const state = values.get(vm, 'runtime.powerState');
+            return state !== undefined && state !== 'poweredOn' ? state : undefined;
+          },
+          { timeoutMs, description: `the guest shutdown of ${vm.value}`, ...(signal ? { signal } : {}) },
+        );
+        return;
       } catch (error) {
-        log('%s: guest shutdown refused (%s); powering off', vm.value, (error as Error).message);
+        if (error instanceof ObjectGoneError) return;
+        log('%s: guest shutdown did not finish (%s); powering off', vm.value, (error as Error).message);
       }
     }
     await this.powerOff(vm, signal);
