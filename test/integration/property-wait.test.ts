@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   AbortError,
-  ManagedObjectReference,
+  type ManagedObjectReference,
   ObjectGoneError,
   TimeoutError,
   TransportError,
