@@ -14,8 +14,8 @@
  *   which re-reads the whole state;
  * - vCenter does not answer (an answer lost, a connection refused): the poll is tried again,
  *   and what it may have carried read directly.
- * The last two back off with jitter and are bounded: after {@link MAX_FAILURES} in a row without
- * a poll going through, the waits fail with the cause.
+ * The last two back off with jitter and are bounded: after more than {@link MAX_FAILURES} in a
+ * row without a poll going through, the waits fail with the cause.
  */
 
 import { VSphereError } from '../errors.ts';
