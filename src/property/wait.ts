@@ -88,7 +88,10 @@ export interface PropertyWaitOptions {
    * destroyed when it ends (CreatePropertyCollector and DestroyPropertyCollector more).
    */
   collector?: WaitCollector;
-  /** Seconds one WaitForUpdatesEx may block on the wait's own collector (default 30). */
+  /**
+   * Seconds one WaitForUpdatesEx may block on the wait's own collector (default: `timeoutMs`
+   * rounded up, between 1 and 30).
+   */
   maxWaitSeconds?: number;
 }
 
@@ -605,12 +608,12 @@ export function waitForProperties<T>(
   check: WaitCheck<T>,
   options: PropertyWaitOptions = {},
 ): Promise<T> {
-  const collector =
-    options.collector ??
-    new WaitCollector(session, {
-      singleUse: true,
-      ...(options.maxWaitSeconds !== undefined ? { maxWaitSeconds: options.maxWaitSeconds } : {}),
-    });
+  // A poll on its own collector need not outlast the wait: the collector of a wait that timed
+  // out is destroyed when its poll ends, not up to 30 s later.
+  const maxWaitSeconds =
+    options.maxWaitSeconds ??
+    (options.timeoutMs !== undefined ? Math.min(30, Math.max(1, Math.ceil(options.timeoutMs / 1000))) : 30);
+  const collector = options.collector ?? new WaitCollector(session, { singleUse: true, maxWaitSeconds });
   return collector.wait(targets, check, options);
 }
 

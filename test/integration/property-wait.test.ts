@@ -109,6 +109,7 @@ describe('property wait', () => {
 
   it('ends with TimeoutError at its deadline, in bound', async () => {
     const vm = await newVm('wait-deadline');
+    const destroys = rig.proxy.count('DestroyPropertyCollector').requests;
     const started = Date.now();
     await assert.rejects(
       waitForProperties(client.session, powerTarget(vm), poweredOn(vm), { timeoutMs: 400 }),
@@ -117,6 +118,14 @@ describe('property wait', () => {
     const ms = Date.now() - started;
     assert.ok(ms >= 390 && ms < 3000, `${ms} ms`);
     assert.equal(await powerState(vm), 'poweredOff', 'nothing changed in vCenter');
+    // Its own collector polls no longer than the wait may last: it is destroyed soon after.
+    for (let i = 0; i < 150 && rig.proxy.count('DestroyPropertyCollector').requests === destroys; i++)
+      await sleep(20);
+    assert.equal(
+      rig.proxy.count('DestroyPropertyCollector').requests,
+      destroys + 1,
+      'its collector was destroyed',
+    );
   });
 
   it('ends with AbortError carrying the reason when the signal aborts', async () => {
