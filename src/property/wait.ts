@@ -18,7 +18,7 @@
  * row without a poll going through, the waits fail with the cause.
  */
 
-import { VSphereError } from '../errors.ts';
+import { ValidationError, VSphereError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { Session } from '../session/session.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
@@ -223,7 +223,14 @@ export class WaitCollector {
     check: WaitCheck<T>,
     options: PropertyWaitOptions = {},
   ): Promise<T> {
-    const description = options.description ?? `${targets[0]?.obj.type} ${targets[0]?.obj.value}`;
+    if (targets.length === 0 || targets.some((t) => t.paths.length === 0)) {
+      return Promise.reject(
+        new ValidationError([
+          { field: 'targets', message: 'at least one object, each with at least one path' },
+        ]),
+      );
+    }
+    const description = options.description ?? `${targets[0]!.obj.type} ${targets[0]!.obj.value}`;
     if (this.destroyed) return Promise.reject(new AbortError(`${description}: its collector is destroyed`));
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(description, { cause: signal.reason }));
@@ -585,11 +592,6 @@ export class WaitCollector {
 
   #destroyFilter(filter: ManagedObjectReference): void {
     this.#session.invoke('DestroyPropertyFilter', { _this: filter }).catch(() => undefined);
-  }
-
-  /** @internal For tests and logs: the last failure counted. */
-  get lastFailure(): Error | undefined {
-    return this.#lastFailure;
   }
 }
 

@@ -12,6 +12,7 @@ import {
   ObjectGoneError,
   TimeoutError,
   TransportError,
+  ValidationError,
   VmOps,
   VSphereClient,
   WaitCollector,
@@ -105,6 +106,14 @@ describe('property wait', () => {
       { timeoutMs: 10_000 },
     );
     assert.equal(state, 'poweredOff');
+    await assert.rejects(
+      waitForProperties(client.session, [], () => true),
+      (e: unknown) => e instanceof ValidationError && e.issues[0]?.field === 'targets',
+    );
+    await assert.rejects(
+      waitForProperties(client.session, [{ obj: vm, paths: [] }], () => true),
+      ValidationError,
+    );
   });
 
   it('ends with TimeoutError at its deadline, in bound', async () => {
