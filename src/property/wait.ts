@@ -144,6 +144,8 @@ interface Wait {
   readonly values: ObservedProperties;
   /** Its filter on the collector's current incarnation; undefined while it has none. */
   filter: ManagedObjectReference | undefined;
+  /** A CreateFilter for it is in flight. */
+  adding: boolean;
   settled: boolean;
   /** Runs the check; settles the wait when it gives a result or throws. */
   evaluate(): void;
@@ -252,6 +254,7 @@ export class WaitCollector {
         description,
         values: new ObservedProperties(),
         filter: undefined,
+        adding: false,
         settled: false,
         evaluate: () => {
           if (wait.settled) return;
@@ -348,6 +351,7 @@ export class WaitCollector {
   }
 
   async #addFilter(wait: Wait): Promise<void> {
+    wait.adding = true;
     try {
       if (this.#ref && this.#generation === this.#session.generation) {
         for (const filter of this.#staleFilters.splice(0)) this.#destroyFilter(filter);
@@ -386,6 +390,8 @@ export class WaitCollector {
       } else {
         wait.fail(error as Error);
       }
+    } finally {
+      wait.adding = false;
     }
   }
 
@@ -446,10 +452,13 @@ export class WaitCollector {
         this.#failed(this.#lastFailure!);
         continue;
       }
-      const bare = [...this.#waits].filter((wait) => !wait.filter);
+      const bare = [...this.#waits].filter((wait) => !wait.filter && !wait.adding);
       if (bare.length > 0) {
         if (this.#failures > 0) await pause(backoffMs(this.#failures, 100));
-        for (const wait of bare) if (!wait.settled && !wait.filter) this.#track(this.#addFilter(wait));
+        // Waits added during the pause already have a CreateFilter of their own in flight.
+        for (const wait of bare) {
+          if (!wait.settled && !wait.filter && !wait.adding) this.#track(this.#addFilter(wait));
+        }
         continue;
       }
       await this.#poll();
