@@ -23,6 +23,8 @@ export type VSphereErrorCode =
   | 'TASK_FAILED'
   /** vCenter forgot a task (it restarted): look for the result (`TaskOutcomeUnknownError`). */
   | 'TASK_OUTCOME_UNKNOWN'
+  /** An object a property wait watched was destroyed meanwhile (`ObjectGoneError`). */
+  | 'OBJECT_GONE'
   /** A write read back differently: vCenter dropped it (`VerificationError`). */
   | 'VERIFY_FAILED'
   /** A soft power-off found the guest would not shut down; the VM runs on (`GuestShutdownError`). */

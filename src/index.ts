@@ -23,6 +23,17 @@ export {
 } from './plugin/socket.ts';
 export { type ObjectProperties, PropertyCollector } from './property/collector.ts';
 export {
+  ObjectGoneError,
+  ObservedProperties,
+  type PropertyWaitOptions,
+  type WaitCheck,
+  WaitCollector,
+  type WaitCollectorOptions,
+  type WaitStats,
+  type WaitTarget,
+  waitForProperties,
+} from './property/wait.ts';
+export {
   AnnotationError,
   belongsToGroup,
   DELETED_ANNOTATION,

@@ -14,7 +14,7 @@ import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.t
 import { ManagedObjectReference } from '../vim25/index.ts';
 import { guestExtraConfig, guestHostname, ipv4Addresses, vsphereCustomization } from './cloud-init.ts';
 import { addIsoCdrom, addPvscsi, addThinDisk, datastorePath, userdataExtraConfig } from './devices.ts';
-import { diskChanges, diskSizeMB, disksOf, rootDiskProblem, SCSI_CONTROLLER_TYPES } from './disks.ts';
+import { diskChanges, disksOf, rootDiskProblem, SCSI_CONTROLLER_TYPES } from './disks.ts';
 import type { GroupFolder } from './folders.ts';
 import {
   applyMachineConfig,

@@ -4,7 +4,7 @@
  * reports before DHCP finishes.
  */
 import type { PropertyCollector } from '../property/collector.ts';
-import { AbortError, TimeoutError } from '../transport/errors.ts';
+import { waitForProperties } from '../property/wait.ts';
 import type { ManagedObjectReference } from '../vim25/index.ts';
 
 export interface GuestNic {
@@ -36,27 +36,25 @@ export function describeGuestNics(net: unknown): GuestNic[] {
   }));
 }
 
-/** Resolves with the first routable guest IP, polling every `intervalMs`; rejects with TimeoutError after `timeoutMs`. */
-export async function waitForGuestIp(
+/**
+ * Resolves with the first routable guest IP, as a property wait on `guest.ipAddress` and
+ * `guest.net` (no polling); rejects with TimeoutError after `timeoutMs`, AbortError when the
+ * signal aborts, ObjectGoneError when the VM is destroyed meanwhile.
+ */
+export function waitForGuestIp(
   collector: PropertyCollector,
   vm: ManagedObjectReference,
   timeoutMs: number,
   signal?: AbortSignal,
-  intervalMs = 1000,
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (signal?.aborted) throw new AbortError(`waiting for the guest IP of ${vm.value}`);
-    const [info] = await collector.properties([vm], ['guest.ipAddress', 'guest.net']);
-    const candidates = [
-      (info?.props.get('guest.ipAddress') as string | undefined) ?? '',
-      ...describeGuestNics(info?.props.get('guest.net')).flatMap((n) => n.IPs),
-    ];
-    const ip = candidates.find(isRoutableIp);
-    if (ip) return ip;
-    if (Date.now() >= deadline) throw new TimeoutError(`waiting for the guest IP of ${vm.value}`, timeoutMs);
-    await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))),
-    );
-  }
+  return waitForProperties(
+    collector.session,
+    [{ obj: vm, paths: ['guest.ipAddress', 'guest.net'] }],
+    (values) =>
+      [
+        (values.get(vm, 'guest.ipAddress') as string | undefined) ?? '',
+        ...describeGuestNics(values.get(vm, 'guest.net')).flatMap((n) => n.IPs),
+      ].find(isRoutableIp),
+    { timeoutMs, description: `the guest IP of ${vm.value}`, ...(signal ? { signal } : {}) },
+  );
 }

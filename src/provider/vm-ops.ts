@@ -6,7 +6,9 @@
 import type { VSphereClient } from '../client.ts';
 import { VSphereError } from '../errors.ts';
 import { logger } from '../log.ts';
+import { ObjectGoneError, waitForProperties } from '../property/wait.ts';
 import { TaskFailedError, type WaitOptions, type WaitScope } from '../tasks/waiter.ts';
+import { TimeoutError } from '../transport/errors.ts';
 import { type ManagedObjectReference, VimFault } from '../vim25/index.ts';
 
 const log = logger('infrakit:vsphere:vm');
@@ -161,9 +163,9 @@ export class VmOps {
 
   /**
    * Stops a VM. `trySoft` (the default): a guest shutdown when VMware Tools run (so the guest can
-   * leave its cluster cleanly), polling until off or `timeoutMs`, then a hard power-off. `soft`:
-   * the same, but instead of powering off, throws {@link GuestShutdownError} and leaves the VM
-   * running. `hard`: a power-off at once.
+   * leave its cluster cleanly), waiting on `runtime.powerState` until off or `timeoutMs`, then a
+   * hard power-off. `soft`: the same, but instead of powering off, throws
+   * {@link GuestShutdownError} and leaves the VM running. `hard`: a power-off at once.
    */
   async stop(
     vm: ManagedObjectReference,
@@ -193,25 +195,7 @@ export class VmOps {
     ) {
       try {
         await this.client.session.invoke('ShutdownGuest', { _this: vm });
-        const deadline = Date.now() + timeoutMs;
-        while (Date.now() < deadline) {
-          if (signal?.aborted) break;
-          await new Promise((resolve) =>
-            setTimeout(resolve, Math.min(1000, Math.max(50, deadline - Date.now()))),
-          );
-          if ((await this.powerState(vm)) !== 'poweredOn') return;
-        }
-        if (mode === 'soft') {
-          if ((await this.powerState(vm)) !== 'poweredOn') return;
-          throw new GuestShutdownError(
-            vm.value,
-            'timeout',
-            `the guest was still running after ${timeoutMs} ms`,
-          );
-        }
-        log('%s: guest shutdown did not finish in %d ms; powering off', vm.value, timeoutMs);
       } catch (error) {
-        if (error instanceof GuestShutdownError) throw error;
         if (mode === 'soft') {
           throw new GuestShutdownError(
             vm.value,
@@ -223,6 +207,32 @@ export class VmOps {
           );
         }
         log('%s: guest shutdown refused (%s); powering off', vm.value, (error as Error).message);
+        await this.powerOff(vm, signal);
+        return;
+      }
+      try {
+        await waitForProperties(
+          this.client.session,
+          [{ obj: vm, paths: ['runtime.powerState'] }],
+          (values) => {
+            const state = values.get(vm, 'runtime.powerState');
+            return state !== undefined && state !== 'poweredOn' ? state : undefined;
+          },
+          { timeoutMs, description: `the guest shutdown of ${vm.value}`, ...(signal ? { signal } : {}) },
+        );
+        return;
+      } catch (error) {
+        if (error instanceof ObjectGoneError) return;
+        if (mode === 'soft') {
+          if (error instanceof TimeoutError)
+            throw new GuestShutdownError(
+              vm.value,
+              'timeout',
+              `the guest was still running after ${timeoutMs} ms`,
+            );
+          throw error;
+        }
+        log('%s: guest shutdown did not finish (%s); powering off', vm.value, (error as Error).message);
       }
     }
     await this.powerOff(vm, signal);

@@ -142,6 +142,7 @@ describe('docs/errors.md', () => {
       FileExistsError: [new lib.FileExistsError('[ds] a.iso')],
       AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1)],
       GuestShutdownError: [new lib.GuestShutdownError('vm-1', 'timeout', 'm')],
+      ObjectGoneError: [new lib.ObjectGoneError(task, 'a wait')],
     };
     // The codec's classes are not exported: the next test checks what the tables say of them.
     const internal = new Set(['VSphereError', 'EncodeError', 'InvalidXmlCharacterError', 'DecodeError']);
