@@ -373,7 +373,6 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const annotation = this.codec.encode(meta);
     const name = `${props.vmPrefix}-${randomInt63()}`;
     const base = props.folder ?? this.baseFolder;
-    this.seenBaseFolders.add(base);
     const work = this.build(
       name,
       group!,
@@ -477,6 +476,9 @@ export class VSphereInstanceProvider implements InstancePlugin {
     ]);
     const attempt = async () => {
       const folder = await this.folders.ensure(dc, group, props.folder);
+      // Only a base folder that exists joins describe's search: one provision naming a missing
+      // Folder must not make every later describe, of every group, fail on it.
+      this.seenBaseFolders.add(props.folder);
       const request: BuildRequest = {
         name,
         dc,
@@ -656,7 +658,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const out: ListedVm[] = [];
     for (const base of this.seenBaseFolders) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const folder = await this.folders.find(dc, group, base);
+        const folder = await this.findGroupFolder(dc, group, base);
         if (!folder) break;
         const rows = await this.folderContents(folder, paths, toRow, signal);
         if (rows) {
@@ -670,6 +672,27 @@ export class VSphereInstanceProvider implements InstancePlugin {
       }
     }
     return out;
+  }
+
+  /**
+   * The group folder under `base`. A base folder seen in an earlier provision that is gone now
+   * (deleted or renamed since) holds no group folder: only the provider's own base folder, which
+   * every describe depends on, is an error when missing.
+   */
+  private async findGroupFolder(
+    dc: DatacenterInfo,
+    group: string,
+    base: string | undefined,
+  ): Promise<GroupFolder | undefined> {
+    try {
+      return await this.folders.find(dc, group, base);
+    } catch (error) {
+      if (base !== this.baseFolder && error instanceof NotFoundError && error.kind === 'folder') {
+        log('base folder %s of an earlier provision is gone from %s; not searched', base, dc.path);
+        return undefined;
+      }
+      throw error;
+    }
   }
 
   private async folderContents(
