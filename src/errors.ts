@@ -33,3 +33,22 @@ export class ValidationError extends VSphereError {
     this.issues = issues;
   }
 }
+
+/**
+ * VMs named like the instance exist, but none carries InfraKit's notes: they belong to someone
+ * else (another tool, or a person) and are never touched.
+ */
+export class InstanceNotManagedError extends VSphereError {
+  /** The instance ID (VM name) that was asked for. */
+  readonly instanceId: string;
+  /** MoRef values of the VMs of that name, left alone. */
+  readonly vms: readonly string[];
+  constructor(instanceId: string, vms: readonly string[]) {
+    super(
+      'NOT_MANAGED',
+      `Instance: VM "${instanceId}" is not managed by InfraKit (its notes do not name an InfraKit group); left alone`,
+    );
+    this.instanceId = instanceId;
+    this.vms = vms;
+  }
+}

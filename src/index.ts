@@ -4,7 +4,7 @@
  */
 
 export { VSphereClient, type VSphereClientOptions } from './client.ts';
-export { ValidationError, type ValidationIssue, VSphereError } from './errors.ts';
+export { InstanceNotManagedError, ValidationError, type ValidationIssue, VSphereError } from './errors.ts';
 export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
 export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
 export {
