@@ -44,7 +44,12 @@ export type {
 } from './provider/provider.ts';
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
-export { FileExistsError, type SizedStream, type UploadOptions } from './provider/upload.ts';
+export {
+  FileExistsError,
+  type SizedStream,
+  type UploadOptions,
+  UploadSizeMismatchError,
+} from './provider/upload.ts';
 export { VerificationError, VmOps } from './provider/vm-ops.ts';
 export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
 export { LoginError, Session, SessionClosedError, type SessionOptions } from './session/session.ts';

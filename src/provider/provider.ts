@@ -983,10 +983,16 @@ export class VSphereInstanceProvider implements InstancePlugin {
     options: UploadOptions,
   ): Promise<{ datastorePath: string; bytes: number }> {
     const datacenter = options.datacenter ?? this.datacenterName;
-    return uploadToDatastore(this.client.session, this.inventory, source, {
-      ...options,
-      ...(datacenter ? { datacenter } : {}),
-    });
+    return uploadToDatastore(
+      this.client.session,
+      this.inventory,
+      source,
+      {
+        ...options,
+        ...(datacenter ? { datacenter } : {}),
+      },
+      this.client.tasks,
+    );
   }
 
   /**
