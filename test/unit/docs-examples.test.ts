@@ -119,6 +119,8 @@ describe('docs/provider.md', () => {
       SessionClosedError: [new lib.SessionClosedError().code],
       FileExistsError: [new lib.FileExistsError('[ds] a.iso').code],
       AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1).code],
+      InstanceNotManagedError: [new lib.InstanceNotManagedError('vm-1', ['vm-42']).code],
+      UploadSizeMismatchError: [new lib.UploadSizeMismatchError('[ds] a.iso', 2, 1).code],
     };
     const rows = [...section(doc, 'Errors').matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)].map((m) => ({
       name: m[1]!,
