@@ -451,8 +451,10 @@ export class VSphereInstanceProvider implements InstancePlugin {
     names: ReadonlySet<unknown>,
   ): Promise<void> {
     if (this.recoveredFolders.has(folder.ref.value)) return;
+    const clones = await runningClonesInto(this.client, folder.ref);
+    // Marked only once searched: a failed search (its describe fails with it) is tried again.
     this.recoveredFolders.add(folder.ref.value);
-    for (const clone of await runningClonesInto(this.client, folder.ref)) {
+    for (const clone of clones) {
       if (this.pending.get(clone.name) || names.has(clone.name)) continue;
       log(
         '%s: a clone into group %s started before this process is still running; reported as pending',
