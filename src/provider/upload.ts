@@ -55,7 +55,7 @@ function exactly(
   size: number,
   fail: (actual: number) => Error,
   onEnd: () => void,
-): NodeJS.ReadableStream {
+): InstanceType<typeof Transform> {
   let seen = 0;
   const checked = new Transform({
     transform(chunk: Buffer | string, _encoding, callback) {
@@ -75,7 +75,8 @@ function exactly(
   checked.on('close', () => {
     if (!readable.readableEnded) readable.unpipe(checked);
   });
-  return readable.pipe(checked);
+  readable.pipe(checked);
+  return checked;
 }
 
 /**
@@ -207,13 +208,16 @@ export async function uploadToDatastore(
     verdict();
     return mismatch;
   };
+  let sending: InstanceType<typeof Transform> | undefined;
   const send = (): HttpRequest => {
-    const body = open();
+    const opened = open();
+    const body = Buffer.isBuffer(opened) ? opened : exactly(opened, size, onMismatch, verdict);
+    if (!Buffer.isBuffer(body)) sending = body;
     return {
       method: 'PUT',
       path: urlPath,
       headers: { 'content-type': 'application/octet-stream', 'content-length': size },
-      body: Buffer.isBuffer(body) ? body : exactly(body, size, onMismatch, verdict),
+      body,
       timeoutMs: 3_600_000,
       ...(options.onProgress ? { onUploadProgress: (sent: number) => options.onProgress!(sent, size) } : {}),
       ...signalPart,
@@ -226,13 +230,21 @@ export async function uploadToDatastore(
     // so: a caller's stream must also end there (or give its next byte) within a moment.
     if (!Buffer.isBuffer(source) && response.status < 300) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        judged,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, STREAM_END_GRACE_MS);
+      const ended = await Promise.race([
+        judged.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), STREAM_END_GRACE_MS);
         }),
       ]);
       clearTimeout(timer);
+      // A stream that neither ended nor gave more keeps its request, and so its socket, open:
+      // end both (the socket is not back in the pool while the request is unfinished).
+      if (!ended) {
+        log('upload of %s: the stream did not end after its %d bytes; taken as ended', datastorePath, size);
+        sending?.destroy(
+          new VSphereError('UPLOAD_STREAM_OPEN', 'the stream did not end after its declared size'),
+        );
+      }
     }
   } catch (error) {
     if (!mismatch) throw error;

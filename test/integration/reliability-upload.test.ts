@@ -130,6 +130,30 @@ describe('uploadIso with a stream of the wrong size', () => {
     assert.ok(body === undefined || body.length === 4 * CHUNK, `left ${body?.length} bytes`);
   });
 
+  it('a stream that gives exactly its size but never ends is taken as ended within seconds', async () => {
+    let i = 0;
+    const open = new Readable({
+      read() {
+        if (i < 4) this.push(Buffer.alloc(CHUNK, i++));
+        // and then never ends
+      },
+    });
+    const started = Date.now();
+    const result = await provider.uploadIso(
+      { stream: open, size: 4 * CHUNK },
+      { datastore: 'LocalDS_0', path: 'iso/open.iso' },
+    );
+    assert.equal(result.bytes, 4 * CHUNK);
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+    assert.equal((await stored('iso/open.iso'))?.length, 4 * CHUNK);
+    // Its request was ended: the provider's next call does not wait for a socket.
+    const again = await provider.uploadIso(Buffer.alloc(10, 1), {
+      datastore: 'LocalDS_0',
+      path: 'iso/after.iso',
+    });
+    assert.equal(again.bytes, 10);
+  });
+
   it('a size that is not a byte count is refused before anything is sent', async () => {
     await assert.rejects(
       provider.uploadIso({ stream: chunks(1), size: -1 }, { datastore: 'LocalDS_0', path: 'iso/neg.iso' }),
