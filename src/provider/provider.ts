@@ -621,6 +621,8 @@ export class VSphereInstanceProvider implements InstancePlugin {
       lookup = created
         ? await this.awaitNotes(id, lookup, options.signal)
         : await this.afterCloneInFlight(id, lookup, options.signal);
+      // A caller that gave up while this waited has been answered: nothing more is done for it.
+      if (options.signal?.aborted) throw new AbortError(`destroy of ${id}`, { cause: options.signal.reason });
     }
     const { found, deleted, foreign } = lookup;
     if (!found) {
