@@ -8,6 +8,8 @@ export type VSphereErrorCode =
   | 'VALIDATION'
   /** A named inventory object does not exist (`NotFoundError`). */
   | 'NOT_FOUND'
+  /** `destroy` of a VM InfraKit does not manage; it is left alone (`InstanceNotManagedError`). */
+  | 'NOT_MANAGED'
   /** A name matches several objects; give an inventory path (`AmbiguousNameError`). */
   | 'AMBIGUOUS'
   /** VM notes that are not in the shared annotation format (`AnnotationError`). */
@@ -16,6 +18,8 @@ export type VSphereErrorCode =
   | 'FILE_EXISTS'
   /** A caller's upload stream cannot be sent again after the session expired mid-upload. */
   | 'UPLOAD_RETRY'
+  /** An upload's stream ended before, or went past, its declared size (`UploadSizeMismatchError`). */
+  | 'UPLOAD_SIZE_MISMATCH'
   // vCenter's answers
   /** vCenter returned a fault (`VimFault`); match it by type with `isFault` / `VimFault.is`. */
   | 'VIM_FAULT'
@@ -106,5 +110,24 @@ export class ValidationError extends VSphereError {
       `${context}: ${issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ')}`,
     );
     this.issues = issues;
+  }
+}
+
+/**
+ * VMs named like the instance exist, but none carries InfraKit's notes: they belong to someone
+ * else (another tool, or a person) and are never touched.
+ */
+export class InstanceNotManagedError extends VSphereError {
+  /** The instance ID (VM name) that was asked for. */
+  readonly instanceId: string;
+  /** MoRef values of the VMs of that name, left alone. */
+  readonly vms: readonly string[];
+  constructor(instanceId: string, vms: readonly string[]) {
+    super(
+      'NOT_MANAGED',
+      `Instance: VM "${instanceId}" is not managed by InfraKit (its notes do not name an InfraKit group); left alone`,
+    );
+    this.instanceId = instanceId;
+    this.vms = vms;
   }
 }

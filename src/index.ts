@@ -4,7 +4,13 @@
  */
 
 export { VSphereClient, type VSphereClientOptions } from './client.ts';
-export { ValidationError, type ValidationIssue, VSphereError, type VSphereErrorCode } from './errors.ts';
+export {
+  InstanceNotManagedError,
+  ValidationError,
+  type ValidationIssue,
+  VSphereError,
+  type VSphereErrorCode,
+} from './errors.ts';
 export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
 export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
 export {
@@ -62,7 +68,12 @@ export type {
 } from './provider/provider.ts';
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
-export { FileExistsError, type SizedStream, type UploadOptions } from './provider/upload.ts';
+export {
+  FileExistsError,
+  type SizedStream,
+  type UploadOptions,
+  UploadSizeMismatchError,
+} from './provider/upload.ts';
 export {
   faultOf,
   GuestShutdownError,

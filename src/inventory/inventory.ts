@@ -126,7 +126,12 @@ export class Inventory {
       entry = load();
       this.perDatacenter.set(key, entry);
       this.loadedAt.set(key, Date.now());
-      entry.catch(() => this.perDatacenter.delete(key));
+      // A failed load is forgotten so the next caller reads again, but only if it is still the
+      // cached one: a newer load (after invalidate or a refresh) must not be dropped with it.
+      const loaded = entry;
+      entry.catch(() => {
+        if (this.perDatacenter.get(key) === loaded) this.perDatacenter.delete(key);
+      });
     }
     return entry;
   }

@@ -171,8 +171,11 @@ export const destroyCommand: Command = {
   usage: 'destroy <id> [--reason terminate|rolling_update] [--json] [flags]',
   description:
     'Shuts the VM down (guest shutdown, then power-off) and destroys it; with --ignoreOnDestroy it\n' +
-    'only marks it "Deleted by InfraKit". An instance that is already gone is not an error. Only VMs\n' +
-    'whose notes say InfraKit manages them are touched.',
+    'only marks it "Deleted by InfraKit". Only VMs whose notes say InfraKit manages them are touched.\n' +
+    'Like govc vm.destroy, an ID that names no instance (never made, or already gone) exits 1 with\n' +
+    'NOT_FOUND, and a VM InfraKit does not manage exits 1 with NOT_MANAGED, left alone. A clone of\n' +
+    'that name still running in vCenter (started by another process) is waited for, within\n' +
+    '--timeout, then destroyed.',
   flags: [
     {
       name: 'reason',

@@ -10,6 +10,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ValidationError, VSphereError } from '../errors.ts';
+import { NotFoundError } from '../inventory/errors.ts';
 import { logger } from '../log.ts';
 import type { InstanceDescription, InstancePlugin, JsonValue } from '../spi/instance.ts';
 import { echoConfigHash, mirrorHashLabels, splitHashQuery } from './config-hash.ts';
@@ -435,7 +436,16 @@ export class PluginServer {
     methods.set('Instance.Destroy', async (params) => {
       const { Type, Instance, Context } = decodeDestroy(params);
       const plugin = this.#resolve(Type);
-      await this.#withinWindow('Instance.Destroy', Type, Instance, () => plugin.destroy(Instance, Context));
+      await this.#withinWindow('Instance.Destroy', Type, Instance, () =>
+        plugin.destroy(Instance, Context).catch((error: unknown) => {
+          // The group controller destroys what it described; an instance gone since (destroyed by
+          // hand, or by an earlier Destroy whose answer was lost) is what it asked for, and an
+          // error would only make it try again for ever. Anything else, a VM InfraKit does not
+          // manage included, stays an error.
+          if (!(error instanceof NotFoundError && error.kind === 'vm')) throw error;
+          this.#log('Instance.Destroy type=%s instance=%s: already gone', shorten(Type), shorten(Instance));
+        }),
+      );
       return { Type, OK: true };
     });
     methods.set('Instance.DescribeInstances', async (params) => {

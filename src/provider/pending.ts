@@ -14,6 +14,8 @@ export interface PendingProvision {
   startedAt: number;
   /** Set when destroy was asked before the VM existed: it is destroyed as soon as it does. */
   destroyRequested: boolean;
+  /** That destroy, once the VM exists (unset when the provision failed: no VM was made). */
+  destroyed?: Promise<void>;
   done: Promise<unknown>;
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { VSphereClient, type VSphereClientOptions } from '../client.ts';
-import { ValidationError, type ValidationIssue } from '../errors.ts';
+import { InstanceNotManagedError, ValidationError, type ValidationIssue } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
@@ -29,6 +29,7 @@ import {
   type JsonValue,
   type ProvisionOptions,
 } from '../spi/instance.ts';
+import { TaskFailedError, TaskOutcomeUnknownError } from '../tasks/waiter.ts';
 import { AbortError } from '../transport/errors.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { ObjectContent } from '../vim25/types.ts';
@@ -49,7 +50,7 @@ import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
 import { nicNetworkField, wantedNics } from './nics.ts';
 import { type PendingProvision, PendingProvisions } from './pending.ts';
 import { type ProviderDefaults, parseProperties, type VMProperties } from './properties.ts';
-import { runningClonesInto } from './recovery.ts';
+import { clonesNamed, runningClonesInto } from './recovery.ts';
 import { parseInstanceSpec, parseTags } from './spec.ts';
 import { type SizedStream, type UploadOptions, uploadToDatastore } from './upload.ts';
 import { faultOf, isFault, VmOps } from './vm-ops.ts';
@@ -136,6 +137,16 @@ interface ListedVm {
   description: InstanceDescription | undefined;
 }
 
+/** What a look-up of an instance by ID found. */
+interface InstanceLookup {
+  /** The instance's VM, when one VM of that name carries InfraKit's notes. */
+  found: { vm: ManagedObjectReference; metadata: InstanceMetadata } | undefined;
+  /** VMs of that name marked `Deleted by InfraKit` (destroyed with ignore-on-destroy). */
+  deleted: ManagedObjectReference[];
+  /** VMs of that name that InfraKit does not manage. */
+  foreign: ManagedObjectReference[];
+}
+
 /** Options of {@link VSphereInstanceProvider.describe}. */
 export interface DescribeOptions {
   /** Add vCenter details (power state, guest NICs, MoRef, instance UUID) as `Properties`. */
@@ -152,6 +163,12 @@ export interface VmDetails {
   GuestIP: string;
   GuestNICs: GuestNic[];
 }
+
+/**
+ * How long destroy waits, after a clone of the instance's name by another process ends, for the
+ * new VM to carry InfraKit's notes before calling it not managed.
+ */
+const CLONE_NOTES_WAIT_MS = 30_000;
 
 const VM_PATHS = ['name', 'config.annotation', 'guest.ipAddress'];
 const VM_DETAIL_PATHS = ['runtime.powerState', 'guest.net', 'config.instanceUuid'];
@@ -419,7 +436,6 @@ export class VSphereInstanceProvider implements InstancePlugin {
     // A NIC that takes its address from the LogicalID fails here, before anything is made.
     for (const nic of props.nics ?? []) ipv4Addresses(nic, logicalId);
     const base = props.folder ?? this.baseFolder;
-    this.seenBaseFolders.add(base);
     const buildProps = { ...props, ...(base ? { folder: base } : {}) };
     if (!logicalId) {
       const name = `${props.vmPrefix}-${randomInt63()}`;
@@ -515,7 +531,8 @@ export class VSphereInstanceProvider implements InstancePlugin {
         this.pending.delete(name);
         if (entry.destroyRequested) {
           log('%s: destroy was asked while it was being provisioned; destroying it now', name);
-          await this.destroy(name, { Reason: 'terminate' }).catch((error: Error) =>
+          entry.destroyed = this.destroyNow(name, { Reason: 'terminate' }, {}, true);
+          await entry.destroyed.catch((error: Error) =>
             this.reportBackground({ operation: 'destroy', id: name, group, error }),
           );
         }
@@ -538,8 +555,10 @@ export class VSphereInstanceProvider implements InstancePlugin {
     names: ReadonlySet<unknown>,
   ): Promise<void> {
     if (this.recoveredFolders.has(folder.ref.value)) return;
+    const clones = await runningClonesInto(this.client, folder.ref);
+    // Marked only once searched: a failed search (its describe fails with it) is tried again.
     this.recoveredFolders.add(folder.ref.value);
-    for (const clone of await runningClonesInto(this.client, folder.ref)) {
+    for (const clone of clones) {
       if (this.pending.get(clone.name) || names.has(clone.name)) continue;
       log(
         '%s: a clone into group %s started before this process is still running; reported as pending',
@@ -584,6 +603,9 @@ export class VSphereInstanceProvider implements InstancePlugin {
     ]);
     const attempt = async () => {
       const folder = await this.folders.ensure(dc, group, props.folder);
+      // Only a base folder that exists joins describe's search: one provision naming a missing
+      // Folder must not make every later describe, of every group, fail on it.
+      this.seenBaseFolders.add(props.folder);
       const request: BuildRequest = {
         name,
         dc,
@@ -666,7 +688,9 @@ export class VSphereInstanceProvider implements InstancePlugin {
 
   /**
    * Destroys the instance (guest shutdown, power-off, destroy), or with `ignoreOnDestroy` only
-   * marks it `Deleted by InfraKit`. An instance that is already gone is not an error.
+   * marks it `Deleted by InfraKit`. An ID no VM has (never made, or already gone) rejects with
+   * {@link NotFoundError} (`kind: 'vm'`, field `Instance`); a VM of that name that InfraKit does
+   * not manage is left alone and rejects with {@link InstanceNotManagedError}.
    */
   destroy(
     id: string,
@@ -683,7 +707,13 @@ export class VSphereInstanceProvider implements InstancePlugin {
     return untilAborted(work, options.signal, `destroy of ${id}`);
   }
 
-  private async destroyNow(id: string, context: DestroyContext, options: DestroyOptions): Promise<void> {
+  /** `created`: a creation of `id` just ended, so a VM of that name without our notes may be ours still. */
+  private async destroyNow(
+    id: string,
+    context: DestroyContext,
+    options: DestroyOptions,
+    created = false,
+  ): Promise<void> {
     if (typeof id !== 'string' || id === '')
       throw new ValidationError(
         [{ field: 'Instance', message: 'expected a non-empty instance ID' }],
@@ -691,14 +721,40 @@ export class VSphereInstanceProvider implements InstancePlugin {
       );
     const pending = this.pending.get(id);
     if (pending) {
+      // Marked first: describe stops listing it, and the VM is destroyed as soon as it exists even
+      // if this caller stops waiting (its signal, or the plugin server answering in time).
       pending.destroyRequested = true;
       log('%s is still being provisioned; it will be destroyed when it exists (%s)', id, context.Reason);
-      return;
+      await pending.done;
+      if (pending.destroyed) return pending.destroyed;
+      throw new NotFoundError('vm', id, 'vCenter (its provision failed: no VM was made)', {
+        field: 'Instance',
+      });
     }
-    const found = await this.findInstance(id);
+    let lookup = await this.lookUpInstance(id);
+    if (!lookup.found) {
+      lookup = created
+        ? await this.awaitNotes(id, lookup, options.signal)
+        : await this.afterCloneInFlight(id, lookup, options.signal);
+      // A caller that gave up while this waited has been answered: nothing more is done for it.
+      if (options.signal?.aborted) throw new AbortError(`destroy of ${id}`, { cause: options.signal.reason });
+    }
+    const { found, deleted, foreign } = lookup;
     if (!found) {
-      log('destroy %s (%s): no such instance; nothing to do', id, context.Reason);
-      return;
+      // Never success: the caller would believe a VM is gone that may never have existed, or
+      // that belongs to someone else. A caller for whom "already gone" is fine (the plugin
+      // server) tells NotFoundError apart from the rest.
+      if (deleted.length === 0 && foreign.length > 0)
+        throw new InstanceNotManagedError(
+          id,
+          foreign.map((vm) => vm.value),
+        );
+      throw new NotFoundError(
+        'vm',
+        id,
+        deleted.length > 0 ? 'vCenter (its VM was already destroyed with ignoreOnDestroy)' : 'vCenter',
+        { field: 'Instance' },
+      );
     }
     if (this.ignoreOnDestroy) {
       await this.vmOps.setAnnotation(found.vm, DELETED_ANNOTATION);
@@ -711,6 +767,65 @@ export class VSphereInstanceProvider implements InstancePlugin {
     await this.vmOps.stop(found.vm, timeoutMs, options.signal, powerOff?.mode ?? 'trySoft');
     const existed = await this.vmOps.destroy(found.vm, options.signal);
     log('destroy %s (%s): %s', id, context.Reason, existed ? 'destroyed' : 'was already gone');
+  }
+
+  /**
+   * No instance `id` exists, but vCenter may still be cloning a VM of that name for another
+   * process (or an earlier one): destroy must not report success and leave that VM behind. Waits
+   * for such a clone to end (bounded by the caller's signal; the task is never cancelled, it is not
+   * ours), then, at most {@link CLONE_NOTES_WAIT_MS}, for the new VM to carry InfraKit's notes
+   * (vCenter applies them with the clone; on vcsim the process that cloned writes them right
+   * after), and looks again.
+   */
+  private async afterCloneInFlight(
+    id: string,
+    lookup: InstanceLookup,
+    signal: AbortSignal | undefined,
+  ): Promise<InstanceLookup> {
+    // Recent clones that succeeded count too: the look-up may have run just before the clone's
+    // VM appeared, or found it before the process that made it wrote its notes.
+    const clones = await clonesNamed(this.client, id, { finished: true });
+    if (clones.length === 0) return lookup;
+    log(
+      'destroy %s: a clone of that name is running or just ended (task %s); waiting for it and its notes',
+      id,
+      clones.map((c) => c.task.value).join(', '),
+    );
+    for (const clone of clones) {
+      try {
+        await this.client.tasks.wait(clone.task, {
+          description: `clone to ${id}`,
+          cancelOnAbort: false,
+          ...signalOption(signal),
+        });
+      } catch (error) {
+        // A clone that failed (or whose task vCenter forgot) made no VM, or one the look-up finds.
+        if (!(error instanceof TaskFailedError || error instanceof TaskOutcomeUnknownError)) throw error;
+        log('destroy %s: the clone in flight ended without success: %s', id, error.message);
+      }
+    }
+    return this.awaitNotes(id, await this.lookUpInstance(id), signal);
+  }
+
+  /**
+   * After a creation of `id` ended: while a VM of that name exists without InfraKit's notes, looks
+   * again with backoff, at most {@link CLONE_NOTES_WAIT_MS}: vcsim drops a clone's notes, and the
+   * process that cloned writes them right after the task.
+   */
+  private async awaitNotes(
+    id: string,
+    lookup: InstanceLookup,
+    signal: AbortSignal | undefined,
+  ): Promise<InstanceLookup> {
+    const deadline = Date.now() + CLONE_NOTES_WAIT_MS;
+    let latest = lookup;
+    for (let round = 0; ; round += 1) {
+      if (latest.found || latest.foreign.length === 0 || Date.now() >= deadline || signal?.aborted)
+        return latest;
+      const ceiling = Math.min(2000, 100 * 2 ** Math.min(round, 5));
+      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + (Math.random() * ceiling) / 2));
+      latest = await this.lookUpInstance(id);
+    }
   }
 
   /** Lists the instances of the group named in `tags` (all query tags must match). */
@@ -774,7 +889,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const out: ListedVm[] = [];
     for (const base of this.seenBaseFolders) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const folder = await this.folders.find(dc, group, base);
+        const folder = await this.findGroupFolder(dc, group, base);
         if (!folder) break;
         const rows = await this.folderContents(folder, paths, toRow, signal);
         if (rows) {
@@ -788,6 +903,27 @@ export class VSphereInstanceProvider implements InstancePlugin {
       }
     }
     return out;
+  }
+
+  /**
+   * The group folder under `base`. A base folder seen in an earlier provision that is gone now
+   * (deleted or renamed since) holds no group folder: only the provider's own base folder, which
+   * every describe depends on, is an error when missing.
+   */
+  private async findGroupFolder(
+    dc: DatacenterInfo,
+    group: string,
+    base: string | undefined,
+  ): Promise<GroupFolder | undefined> {
+    try {
+      return await this.folders.find(dc, group, base);
+    } catch (error) {
+      if (base !== this.baseFolder && error instanceof NotFoundError && error.kind === 'folder') {
+        log('base folder %s of an earlier provision is gone from %s; not searched', base, dc.path);
+        return undefined;
+      }
+      throw error;
+    }
   }
 
   private async folderContents(
@@ -895,13 +1031,27 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private async findInstance(
     id: string,
   ): Promise<{ vm: ManagedObjectReference; metadata: InstanceMetadata } | undefined> {
-    const owned = (candidates: ObjectProperties[]) =>
-      candidates.flatMap((c) => {
+    return (await this.lookUpInstance(id)).found;
+  }
+
+  /**
+   * {@link findInstance}, and when it finds no instance, what else has that name: VMs whose notes
+   * say they were destroyed with ignore-on-destroy, and VMs InfraKit does not manage.
+   */
+  private async lookUpInstance(id: string): Promise<InstanceLookup> {
+    const sort = (candidates: ObjectProperties[]) => {
+      const owned: { vm: ManagedObjectReference; metadata: InstanceMetadata }[] = [];
+      const deleted: ManagedObjectReference[] = [];
+      const foreign: ManagedObjectReference[] = [];
+      for (const c of candidates) {
         const decoded = this.codec.decode(c.props.get('config.annotation') as string | undefined);
-        return decoded.kind === 'ours' || decoded.kind === 'legacy'
-          ? [{ vm: c.obj, metadata: decoded.metadata }]
-          : [];
-      });
+        if (decoded.kind === 'ours' || decoded.kind === 'legacy')
+          owned.push({ vm: c.obj, metadata: decoded.metadata });
+        else if (decoded.kind === 'deleted') deleted.push(c.obj);
+        else foreign.push(c.obj);
+      }
+      return { owned, deleted, foreign };
+    };
     // A known folder, or a VM found in it, may be gone by now (deleted, or vCenter restarted under
     // a session that was renewed during this look-up): ManagedObjectNotFound there only means "not
     // here", and the datacenter-wide search below decides.
@@ -915,8 +1065,8 @@ export class VSphereInstanceProvider implements InstancePlugin {
     ).filter((r): r is ManagedObjectReference => r?.type === 'VirtualMachine');
     if (direct.length > 0) {
       const props = await this.client.collector.properties(direct, ['name', 'config.annotation']).catch(gone);
-      const hits = props ? owned(props) : [];
-      if (hits.length === 1) return hits[0];
+      const hits = props ? sort(props).owned : [];
+      if (hits.length === 1) return { found: hits[0], deleted: [], foreign: [] };
     }
     const datacenters = this.datacenterName
       ? [await this.inventory.datacenter(this.datacenterName)]
@@ -926,24 +1076,24 @@ export class VSphereInstanceProvider implements InstancePlugin {
         datacenters.map((dc) => this.inventory.vmsNamed(dc.vmFolder, id, ['config.annotation'])),
       )
     ).flat();
-    const hits = owned(candidates);
-    if (hits.length > 1) {
+    const { owned, deleted, foreign } = sort(candidates);
+    if (owned.length > 1) {
       throw new AmbiguousNameError(
         'vm',
         id,
         'vCenter',
-        hits.map((h) => h.vm.value),
+        owned.map((h) => h.vm.value),
         'Instance',
       );
     }
-    if (hits.length === 0 && candidates.length > 0) {
+    if (owned.length === 0 && candidates.length > 0) {
       log(
         'instance %s: %d VM(s) of that name exist but none is managed by InfraKit; leaving them alone',
         id,
         candidates.length,
       );
     }
-    return hits[0];
+    return { found: owned[0], deleted, foreign };
   }
 
   /**
@@ -955,10 +1105,16 @@ export class VSphereInstanceProvider implements InstancePlugin {
     options: UploadOptions,
   ): Promise<{ datastorePath: string; bytes: number }> {
     const datacenter = options.datacenter ?? this.datacenterName;
-    return uploadToDatastore(this.client.session, this.inventory, source, {
-      ...options,
-      ...(datacenter ? { datacenter } : {}),
-    });
+    return uploadToDatastore(
+      this.client.session,
+      this.inventory,
+      source,
+      {
+        ...options,
+        ...(datacenter ? { datacenter } : {}),
+      },
+      this.client.tasks,
+    );
   }
 
   /**

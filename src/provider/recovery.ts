@@ -29,9 +29,31 @@ interface ClonedEvent {
 }
 
 /** Clones still queued or running whose target is `folder`. Two round trips, or one when no clone runs. */
-export async function runningClonesInto(
+export function runningClonesInto(
   client: VSphereClient,
   folder: ManagedObjectReference,
+): Promise<RunningClone[]> {
+  return runningClones(client, (event) => event.destFolder?.folder?.equals(folder) === true);
+}
+
+/**
+ * Clones that make a VM named `name`, in any folder: another process may be making the instance
+ * a destroy is asked for. Those still queued or running, and with `finished`, those among
+ * vCenter's recent tasks that succeeded too (their VM may still lack the notes its maker writes
+ * after the clone).
+ */
+export function clonesNamed(
+  client: VSphereClient,
+  name: string,
+  options: { finished?: boolean } = {},
+): Promise<RunningClone[]> {
+  return runningClones(client, (event) => event.destName === name, options.finished === true);
+}
+
+async function runningClones(
+  client: VSphereClient,
+  wanted: (event: ClonedEvent) => boolean,
+  finished = false,
 ): Promise<RunningClone[]> {
   const content = await client.session.serviceContent();
   if (!content.taskManager || !content.eventManager) return [];
@@ -59,7 +81,7 @@ export async function runningClonesInto(
     const state = t.props.get('info.state');
     // vCenter says VirtualMachine.clone, vcsim VirtualMachine.cloneVm.
     if (
-      (state !== 'queued' && state !== 'running') ||
+      (state !== 'queued' && state !== 'running' && !(finished && state === 'success')) ||
       !/^VirtualMachine\.clone/.test(String(t.props.get('info.descriptionId')))
     ) {
       continue;
@@ -85,7 +107,7 @@ export async function runningClonesInto(
   const ordered = [...events].sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
   for (const event of ordered) {
     const dest = event.destFolder?.folder;
-    if (!event.destName || !(dest instanceof ManagedObjectReference) || !dest.equals(folder)) continue;
+    if (!event.destName || !(dest instanceof ManagedObjectReference) || !wanted(event)) continue;
     // vCenter links a task to its events by chain id; vcsim does not, so fall back to the source VM.
     const match =
       running.find((r) => !taken.has(r.task.value) && r.chainId !== 0 && r.chainId === event.chainId) ??

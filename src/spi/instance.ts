@@ -70,7 +70,10 @@ export interface InstancePlugin {
   provision(spec: InstanceSpec, options?: ProvisionOptions): Promise<InstanceID>;
   /** Replaces the instance's tags with `labels` merged over the existing ones. */
   label(id: InstanceID, labels: Record<string, string>): Promise<void>;
-  /** Removes an instance; an instance that is already gone is not an error. */
+  /**
+   * Removes an instance. An ID that names no instance (never made, or already gone) rejects with a
+   * `NotFoundError` of kind `vm`; the plugin server answers such a Destroy OK.
+   */
   destroy(id: InstanceID, context: DestroyContext, options?: DestroyOptions): Promise<void>;
   /** Lists the instances whose tags include every one of `tags`. */
   describe(tags: Record<string, string>, options?: { properties?: boolean }): Promise<InstanceDescription[]>;

@@ -1019,6 +1019,7 @@ CreatePropertyCollector _this:ManagedObjectReference =ManagedObjectReference
 CreateSnapshot_Task _this:ManagedObjectReference name:string description:string? memory:boolean quiesce:boolean =ManagedObjectReference
 CreateVM_Task _this:ManagedObjectReference config:VirtualMachineConfigSpec pool:ManagedObjectReference host:ManagedObjectReference? =ManagedObjectReference
 CurrentTime _this:ManagedObjectReference =dateTime
+DeleteDatastoreFile_Task _this:ManagedObjectReference name:string datacenter:ManagedObjectReference? =ManagedObjectReference
 DestroyPropertyCollector _this:ManagedObjectReference
 DestroyPropertyFilter _this:ManagedObjectReference
 DestroyView _this:ManagedObjectReference

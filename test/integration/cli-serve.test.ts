@@ -247,6 +247,32 @@ describe('serve as a child process', () => {
     assert.ok(!(await sim.listVms()).some((vm) => vm.name === id));
   });
 
+  it('answers OK to a Destroy of an instance already gone, and an error for a VM it does not manage', async () => {
+    // The group controller destroys what it described: gone since is what it asked for.
+    for (const gone of [id, 'vm-404']) {
+      const reply = await rpc(served.socketPath, 'Instance.Destroy', {
+        Type: '',
+        Instance: gone,
+        Context: { Reason: 'terminate' },
+      });
+      assert.deepEqual(reply.result, { Type: '', OK: true }, JSON.stringify(reply.error));
+    }
+    const before = (await sim.listVms()).find((vm) => vm.name === 'DC0_H0_VM1');
+    const foreign = await rpc(served.socketPath, 'Instance.Destroy', {
+      Type: '',
+      Instance: 'DC0_H0_VM1',
+      Context: { Reason: 'terminate' },
+    });
+    assert.equal(foreign.result, undefined);
+    assert.equal(foreign.error?.code, -32000);
+    assert.match(foreign.error?.message ?? '', /VM "DC0_H0_VM1" is not managed by InfraKit/);
+    assert.deepEqual(
+      (await sim.listVms()).find((vm) => vm.name === 'DC0_H0_VM1'),
+      before,
+      'untouched',
+    );
+  });
+
   it('logs one line per call on stderr at the default level, without the password', () => {
     const output = served.output();
     assert.match(output, /infrakit:vsphere:plugin .*Instance\.Provision/);

@@ -212,6 +212,27 @@ describe('provision, describe, label, destroy', () => {
     assert.equal(empty.stdout, '');
     assert.match(empty.stderr, /no instances in group "cli-workers"/);
   });
+
+  it('destroy of an instance that is gone, or never was, fails (exit 1) naming it', async () => {
+    for (const id of [ids[0]!, 'vm-404']) {
+      const result = await cli(['destroy', id]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, new RegExp(`Instance: vm "${id}" not found in vCenter \\(NOT_FOUND\\)`));
+    }
+    const json = await cli(['destroy', 'vm-404', '--json']);
+    assert.equal(json.code, 1);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'NOT_FOUND');
+  });
+
+  it('destroy of a VM InfraKit does not manage fails (exit 1) and leaves it alone', async () => {
+    const before = (await sim.listVms()).find((vm) => vm.name === 'DC0_H0_VM1');
+    const result = await cli(['destroy', 'DC0_H0_VM1']);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /VM "DC0_H0_VM1" is not managed by InfraKit.*\(NOT_MANAGED\)/);
+    const after = (await sim.listVms()).find((vm) => vm.name === 'DC0_H0_VM1');
+    assert.deepEqual(after, before, 'untouched');
+  });
 });
 
 describe('push-iso', () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   FileExistsError,
+  InstanceNotManagedError,
   ManagedObjectReference,
   NotFoundError,
   ValidationError,
@@ -123,7 +124,14 @@ describe('clone lifecycle', () => {
     await p.destroy(id, { Reason: 'terminate' });
     assert.equal(await vmNamed(id), undefined, 'the VM is gone');
     assert.deepEqual(await p.describe({ 'infrakit.group': 'web' }), []);
-    await p.destroy(id, { Reason: 'terminate' }); // already gone: not an error
+    // Already gone: the library says so (the plugin server answers OK, see cli-serve.test.ts).
+    await assert.rejects(p.destroy(id, { Reason: 'terminate' }), (e: unknown) => {
+      assert.ok(e instanceof NotFoundError);
+      assert.equal(e.kind, 'vm');
+      assert.equal(e.field, 'Instance');
+      assert.equal(e.objectName, id);
+      return true;
+    });
   });
 
   it('50 concurrent provisions into a new group make exactly 50 VMs and one folder', async () => {
@@ -188,12 +196,21 @@ describe('clone lifecycle', () => {
     assert.equal(vm.annotation, 'Deleted by InfraKit');
     assert.equal(vm.powerState, 'poweredOn', 'nothing else changed');
     assert.deepEqual(await p.describe({ 'infrakit.group': 'keepers' }), []);
+    // Destroyed already (marked): a second destroy says it is gone, and changes nothing.
+    await assert.rejects(p.destroy(id, { Reason: 'terminate' }), { code: 'NOT_FOUND' });
+    assert.equal((await vmNamed(id))?.annotation, 'Deleted by InfraKit');
   });
 
   it('never destroys another tool’s VM that has the instance’s name', async () => {
     const p = provider();
     const foreign = (await sim.listVms()).find((vm) => vm.name === 'DC0_H0_VM1');
-    await p.destroy('DC0_H0_VM1', { Reason: 'terminate' });
+    await assert.rejects(p.destroy('DC0_H0_VM1', { Reason: 'terminate' }), (e: unknown) => {
+      assert.ok(e instanceof InstanceNotManagedError);
+      assert.equal(e.code, 'NOT_MANAGED');
+      assert.equal(e.instanceId, 'DC0_H0_VM1');
+      assert.deepEqual(e.vms, [foreign!.moref]);
+      return true;
+    });
     assert.ok(await vmNamed('DC0_H0_VM1'), 'the foreign VM is untouched');
     assert.equal((await vmNamed('DC0_H0_VM1'))!.powerState, foreign!.powerState);
   });

@@ -157,7 +157,7 @@ describe('describe racing provision and destroy', () => {
     assert.deepEqual(outcome.value, []);
     assert.equal(rig.proxy.faults('latency', 'RetrievePropertiesEx') > 0, true);
     // The folder and its VMs are gone: destroy and label say so in kind, never untyped.
-    for (const id of ids) await p.destroy(id);
+    for (const id of ids) await assert.rejects(p.destroy(id), { code: 'NOT_FOUND' });
     const label = await settle(p.label(ids[0]!, { x: 'y' }));
     assert.equal(label.ok, false);
     if (!label.ok) {
@@ -194,7 +194,7 @@ describe('describe racing provision and destroy', () => {
     assert.ok(listed.includes(keep!), 'the VM that stays is described');
     assert.ok(!listed.includes(gone!), 'the destroyed VM is not described');
     await p.destroy(keep!);
-    await p.destroy(gone!); // already gone: not an error
+    await assert.rejects(p.destroy(gone!), { code: 'NOT_FOUND' }); // already gone: the library says so
   });
 
   it('label and destroy racing each other on one instance: typed outcomes only, the VM ends destroyed', async () => {

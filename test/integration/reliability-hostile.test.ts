@@ -203,18 +203,18 @@ describe('names with / % \\ " and control characters', () => {
     });
   }
 
-  // [instance id, expected code (undefined: nothing to do, not an error)]
-  const ids: [string, string | undefined][] = [
+  // [instance id, expected code]: an ID no VM has is NOT_FOUND, another tool's VM NOT_MANAGED
+  const ids: [string, string][] = [
     ['', 'VALIDATION'],
-    ['../../etc/passwd', undefined],
-    ['vm-1/../../x', undefined],
+    ['../../etc/passwd', 'NOT_FOUND'],
+    ['vm-1/../../x', 'NOT_FOUND'],
     ['a\u0000b', 'VIM25_INVALID_XML_CHAR'],
-    ['DC0_H0_VM1', undefined],
-    ['%2f', undefined],
-    ['x'.repeat(5000), undefined],
+    ['DC0_H0_VM1', 'NOT_MANAGED'],
+    ['%2f', 'NOT_FOUND'],
+    ['x'.repeat(5000), 'NOT_FOUND'],
   ];
   for (const [id, code] of ids) {
-    it(`destroy of instance ${JSON.stringify(id.slice(0, 20))}: ${code ?? 'nothing to do'}, nothing is touched`, async () => {
+    it(`destroy of instance ${JSON.stringify(id.slice(0, 20))}: ${code}, nothing is touched`, async () => {
       const before = await inventory();
       await expectOutcome(`destroy ${id.slice(0, 20)}`, () => provider.destroy(id), code);
       assert.deepEqual(await inventory(), before);
@@ -288,8 +288,11 @@ describe('annotations edited by hand', () => {
       );
       await expectOutcome(`label with ${name}`, () => provider.label(id, { edited: 'yes' }), labelCode);
       const before = await inventory();
-      await expectOutcome(`destroy with ${name}`, () => provider.destroy(id), undefined);
       const owned = described || name === 'another group';
+      // Notes that say the instance was destroyed (ignore-on-destroy): it is gone. Any other
+      // notes: the VM is not InfraKit's, and destroy says so.
+      const destroyCode = owned ? undefined : notes === 'Deleted by InfraKit' ? 'NOT_FOUND' : 'NOT_MANAGED';
+      await expectOutcome(`destroy with ${name}`, () => provider.destroy(id), destroyCode);
       if (owned) {
         assert.equal(
           (await rig.sim.listVms()).some((v) => v.name === id),
@@ -310,7 +313,7 @@ describe('annotations edited by hand', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("another tool's VM with an instance's name", () => {
-  it('describe lists only ours; destroy removes only ours, twice over; label then says NOT_FOUND', async () => {
+  it('describe lists only ours; destroy removes only ours, then says NOT_MANAGED; label then says NOT_FOUND', async () => {
     cases += 1;
     const tags = groupTags('name-clash');
     const id = await provider.provision({ Tags: tags, Properties: cloneProps });
@@ -341,7 +344,16 @@ describe("another tool's VM with an instance's name", () => {
       [foreign.value],
       'only the other tool’s VM is left',
     );
-    await provider.destroy(id);
+    const refused = (await expectOutcome(
+      'destroy of the foreign VM',
+      () => provider.destroy(id),
+      'NOT_MANAGED',
+    )) as {
+      instanceId: string;
+      vms: string[];
+    };
+    assert.equal(refused.instanceId, id);
+    assert.deepEqual(refused.vms, [foreign.value]);
     assert.equal((await rig.sim.listVms()).filter((v) => v.name === id).length, 1, 'still there');
     await expectOutcome('label of the foreign VM', () => provider.label(id, { x: 'y' }), 'NOT_FOUND');
     assert.equal((await rig.sim.listVms()).find((v) => v.name === id)?.annotation, 'made by another tool');

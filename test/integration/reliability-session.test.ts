@@ -86,9 +86,9 @@ describe('session expiry and vCenter restarts', () => {
       assert.ok(during.error instanceof TransportError, `a TransportError, got ${String(during.error)}`);
     }
     await rig.sim.restart();
-    // The restarted vCenter has a fresh inventory: the VM is gone, and nothing fails.
+    // The restarted vCenter has a fresh inventory: the VM is gone, and destroy says so (typed).
     assert.deepEqual(await provider.describe(tags), []);
-    await provider.destroy(id, { Reason: 'terminate' });
+    await assert.rejects(provider.destroy(id, { Reason: 'terminate' }), { code: 'NOT_FOUND' });
     const again = await provider.provision({ Tags: tags, Properties: cloneProps });
     assert.deepEqual(
       (await provider.describe(tags)).map((d) => d.ID),

@@ -143,6 +143,8 @@ describe('docs/errors.md', () => {
       AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1)],
       GuestShutdownError: [new lib.GuestShutdownError('vm-1', 'timeout', 'm')],
       ObjectGoneError: [new lib.ObjectGoneError(task, 'a wait')],
+      InstanceNotManagedError: [new lib.InstanceNotManagedError('vm-1', ['vm-42'])],
+      UploadSizeMismatchError: [new lib.UploadSizeMismatchError('[ds] a.iso', 2, 1)],
     };
     // The codec's classes are not exported: the next test checks what the tables say of them.
     const internal = new Set(['VSphereError', 'EncodeError', 'InvalidXmlCharacterError', 'DecodeError']);

@@ -4,7 +4,8 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ValidationError, VSphereError } from '../../src/errors.ts';
+import { InstanceNotManagedError, ValidationError, VSphereError } from '../../src/errors.ts';
+import { NotFoundError } from '../../src/inventory/errors.ts';
 import { PluginServer } from '../../src/plugin/server.ts';
 import type { InstancePlugin } from '../../src/spi/instance.ts';
 import { FakePlugin, sleep } from '../plugin/fake-plugin.ts';
@@ -661,6 +662,48 @@ describe('concurrency and timing', () => {
     assert.deepEqual(JSON.parse(reply ?? '').result, { Type: '', OK: true });
     await server.settled();
     assert.ok(lines.some((line) => line.includes('failed in background') && line.includes('task failed')));
+  });
+
+  it('answers OK to a Destroy of an instance already gone, and an error for anything else', async () => {
+    const lines: string[] = [];
+    const plugin = new FakePlugin();
+    const server = new PluginServer({
+      plugins: { '': plugin },
+      answerWithinMs: 10,
+      logger: (formatter, ...args) => lines.push([formatter, ...args].join(' ')),
+    });
+    const destroy = async (error: Error, delayMs: number) => {
+      plugin.onDestroy = async () => {
+        await sleep(delayMs);
+        throw error;
+      };
+      const reply = await server.handle(
+        '{"jsonrpc":"2.0","method":"Instance.Destroy","params":{"Type":"","Instance":"vm-7"},"id":1}',
+      );
+      await server.settled();
+      return JSON.parse(reply ?? '') as { result?: unknown; error?: { message: string } };
+    };
+    const failures: string[] = [];
+    for (const delayMs of [0, 60]) {
+      // Gone: answered OK whether within the window or after it, and never a background failure.
+      const gone = await destroy(new NotFoundError('vm', 'vm-7', 'vCenter', { field: 'Instance' }), delayMs);
+      assert.deepEqual(gone.result, { Type: '', OK: true });
+      // Not managed, or some other missing thing: an error (in the background when late).
+      for (const error of [
+        new InstanceNotManagedError('vm-7', ['vm-42']),
+        new NotFoundError('datacenter', 'DC9', 'vCenter'),
+      ]) {
+        const reply = await destroy(error, delayMs);
+        if (delayMs === 0) assert.equal(reply.error?.message, error.message);
+        else failures.push(error.message);
+      }
+    }
+    assert.ok(lines.some((line) => line.includes('already gone')));
+    for (const message of failures)
+      assert.ok(lines.some((line) => line.includes('failed in background') && line.includes(message)));
+    assert.ok(
+      !lines.some((line) => line.includes('failed in background') && line.includes('"vm-7" not found')),
+    );
   });
 
   it('answers a Destroy failing within answerWithinMs with its error', async () => {

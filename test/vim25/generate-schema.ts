@@ -51,6 +51,7 @@ export const ROOT_METHODS: readonly string[] = [
   'PowerOffVM_Task',
   'ShutdownGuest',
   'Destroy_Task',
+  'DeleteDatastoreFile_Task',
   'CreateSnapshot_Task',
   'CancelTask',
   'QueryEvents',
