@@ -51,6 +51,7 @@ export {
 } from './provider/annotation.ts';
 export { type BuildRequest, IsoVmBuilder, TemplateCloner } from './provider/build.ts';
 export { GroupFolders } from './provider/folders.ts';
+export type { DiskProperties, InstanceProperties, NicProperties } from './provider/instance-properties.ts';
 export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
 export type {
   DiskProvisioning,
@@ -65,6 +66,7 @@ export type {
   VmBuilderLike,
   VmDetails,
   VSphereInstanceProviderOptions,
+  VSphereInstanceSpec,
 } from './provider/provider.ts';
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';

@@ -182,7 +182,7 @@ export interface MachineContext {
   clone: boolean;
 }
 
-const DISK_KEYS = ['SizeMB', 'Provisioning', 'Datastore'];
+export const DISK_KEYS = ['SizeMB', 'Provisioning', 'Datastore'];
 const parseSizeMB = integerIn(MACHINE_LIMITS.diskMB, ' (MB)');
 const parseProvisioning = oneOf(DISK_PROVISIONINGS);
 

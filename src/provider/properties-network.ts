@@ -57,7 +57,7 @@ export const NETWORK_KEYS = [
   'Customization',
 ] as const;
 
-const NIC_KEYS = [
+export const NIC_KEYS = [
   'Network',
   'MAC',
   'DHCP4',

@@ -47,6 +47,7 @@ import { ipv4Addresses, vmNameForLogicalId } from './cloud-init.ts';
 import { rootDiskProblem } from './disks.ts';
 import { type GroupFolder, GroupFolders } from './folders.ts';
 import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
+import type { InstanceProperties } from './instance-properties.ts';
 import { nicNetworkField, wantedNics } from './nics.ts';
 import { type PendingProvision, PendingProvisions } from './pending.ts';
 import { type ProviderDefaults, parseProperties, type VMProperties } from './properties.ts';
@@ -70,6 +71,15 @@ export interface VmBuilderLike {
 export interface AnnotationCodec {
   encode(meta: InstanceMetadata): string;
   decode(text: string | undefined): DecodedAnnotation;
+}
+
+/**
+ * An instance spec with typed properties: in an object literal, a misspelt or unknown property key
+ * is a compile error. What InfraKit sends as JSON goes through the same run-time checks.
+ */
+export interface VSphereInstanceSpec extends Omit<InstanceSpec, 'Properties'> {
+  /** See {@link InstanceProperties} and docs/properties.md. */
+  Properties?: InstanceProperties;
 }
 
 export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
@@ -327,7 +337,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
    * Checks instance properties: their shape (every problem at once), then that what they name
    * exists in vCenter (datacenter, datastore, network, template, host/cluster/pool, folder).
    */
-  async validate(properties: JsonValue | undefined): Promise<void> {
+  async validate(properties: InstanceProperties | JsonValue | undefined): Promise<void> {
     const props = parseProperties(properties, this.defaults);
     const issues: ValidationIssue[] = [];
     const check = async (fn: () => Promise<unknown>) => {
@@ -393,7 +403,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
    * soon as the input is validated; describe then reports the instance as Provisioning until the
    * VM exists, and a failure is logged and drops the pending entry.
    */
-  provision(rawSpec: InstanceSpec, options: ProvisionOptions = {}): Promise<string> {
+  provision(rawSpec: VSphereInstanceSpec, options: ProvisionOptions = {}): Promise<string> {
     return untilAborted(this.provisionNow(rawSpec, options), options.signal, 'provision');
   }
 

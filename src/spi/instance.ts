@@ -20,8 +20,12 @@ export interface Attachment {
 
 /** What the group controller asks to be provisioned (InfraKit `instance.Spec`). */
 export interface InstanceSpec {
-  /** Provider-specific properties (see docs/properties.md). */
-  Properties?: JsonValue;
+  /**
+   * Provider-specific properties, checked by the provider at run time (InfraKit sends JSON). A
+   * provider may type them: `VSphereInstanceProvider` takes an {@link InstanceSpec} whose
+   * `Properties` are `InstanceProperties`.
+   */
+  Properties?: unknown;
   /** Tags to attach to the instance: `infrakit.group`, `infrakit.config.hash`, ... */
   Tags?: Record<string, string>;
   /** Boot script; reaches the guest as `guestinfo.userdata`. */

@@ -12,9 +12,9 @@
 import { createHash } from 'node:crypto';
 import {
   type InstanceDescription,
-  type InstanceSpec,
   type JsonValue,
   VSphereInstanceProvider,
+  type VSphereInstanceSpec,
 } from '../../src/index.ts';
 import { instanceTable } from '../../src/plugin/cli-output.ts';
 import {
@@ -64,7 +64,7 @@ function configHash(value: JsonValue): string {
   return text;
 }
 
-const SPEC: InstanceSpec = {
+const SPEC: VSphereInstanceSpec = {
   Properties: PROPERTIES,
   Tags: { 'infrakit.group': GROUP, 'infrakit.config.hash': configHash(PROPERTIES), tier: 'web' },
   Init: '#!/bin/sh\necho hello from $(hostname)\n',

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   GuestShutdownError,
+  type InstanceProperties,
   ManagedObjectReference,
   ValidationError,
   VmOps,
@@ -188,7 +189,7 @@ describe('disks', () => {
 });
 
 describe('compute, firmware and VMX keys', () => {
-  const machine = {
+  const machine: InstanceProperties = {
     CPUs: 4,
     CoresPerSocket: 2,
     CPUHotAdd: true,
@@ -253,9 +254,9 @@ describe('compute, firmware and VMX keys', () => {
 
   it('Validate and provision name a disk datastore that does not exist', async () => {
     const p = provider();
-    const properties = {
+    const properties: InstanceProperties = {
       ...cloneProps,
-      Disks: [{ SizeMB: 1 }, { SizeMB: 1, Datastore: 'NoSuchDS' }] as Record<string, string | number>[],
+      Disks: [{ SizeMB: 1 }, { SizeMB: 1, Datastore: 'NoSuchDS' }],
     };
     const named = (error: unknown) =>
       (error instanceof ValidationError &&

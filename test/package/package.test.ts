@@ -134,6 +134,11 @@ describe('the packed package in a fresh project', {
       await writeFile(join(project, 'src', file), readFileSync(join(FIXTURES, file)));
     }
     assert.equal(await compile('example', ['src/example.mts', 'src/example.cts'], true, 'src'), '');
+    // The typed API refuses a misspelt property key, in a typed spec and in a call.
+    const misspelt = await compile('misspelt', ['src/misspelt.ts']);
+    assert.match(misspelt, /misspelt\.ts\(6,\d+\): error TS2(353|561): .*'CPU' does not exist/);
+    assert.match(misspelt, /misspelt\.ts\(10,\d+\): error TS2(353|561): .*'Templat' does not exist/);
+    assert.equal(misspelt.match(/error TS/g)?.length, 2, misspelt);
     const env = { VCSIM: locateVcsim() };
     for (const file of ['out/example.mjs', 'out/example.cjs']) {
       const { stdout } = await sh(process.execPath, [file], project, env);
