@@ -2,18 +2,21 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 /** Entry points a CommonJS user can `require`. */
-const REQUIRABLE = ['index', 'testing'];
+const REQUIRABLE = ['index', 'vsphere', 'testing'];
 
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    vsphere: 'src/blocks.ts',
     testing: 'src/testing/index.ts',
     cli: 'src/plugin/cli.ts',
   },
   // The CommonJS build is made for its declaration files (.d.cts) only; its JavaScript is replaced
   // below.
   format: ['esm', 'cjs'],
-  dts: true,
+  // Members marked @internal (test counters, constructors only the library calls) are left out of
+  // the declarations: they are not public API.
+  dts: { compilerOptions: { stripInternal: true } },
   sourcemap: true,
   clean: true,
   target: 'node22',

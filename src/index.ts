@@ -1,9 +1,17 @@
 /**
  * infrakit-instance-vsphere: provisions, labels, describes and destroys vCenter VMs for InfraKit
  * group controllers, over vim25 SOAP with no WSDL at run time.
+ *
+ * The root is the everyday API: the provider, its options and spec types, every error, the
+ * InfraKit plugin server and the shared annotation format. The building blocks under the provider
+ * (client, session, property collector and waits, task waiter, inventory, VM builders) are
+ * `infrakit-instance-vsphere/vsphere`; the root names their types only where its own signatures
+ * use them.
  */
 
-export { VSphereClient, type VSphereClientOptions } from './client.ts';
+// Types that the root's own signatures use: of the building blocks the provider's options take
+// (their classes are at `infrakit-instance-vsphere/vsphere`), and of the values it returns.
+export type * from './blocks.ts';
 export {
   InstanceNotManagedError,
   ValidationError,
@@ -11,10 +19,13 @@ export {
   VSphereError,
   type VSphereErrorCode,
 } from './errors.ts';
+export type { InventoryKind } from './inventory/errors.ts';
 export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
-export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
 export {
   type ListenOptions,
+  type LoopbackHost,
+  type PluginBackgroundFailure,
+  type PluginLogger,
   PluginServer,
   type PluginServerOptions,
   type VendorInfo,
@@ -24,21 +35,11 @@ export {
   PluginSocketInUseError,
   type RunningPluginServer,
   resolvePluginDir,
+  type SignalHandlerOptions,
   type StartPluginServerOptions,
   startPluginServer,
 } from './plugin/socket.ts';
-export { type ObjectProperties, PropertyCollector } from './property/collector.ts';
-export {
-  ObjectGoneError,
-  ObservedProperties,
-  type PropertyWaitOptions,
-  type WaitCheck,
-  WaitCollector,
-  type WaitCollectorOptions,
-  type WaitStats,
-  type WaitTarget,
-  waitForProperties,
-} from './property/wait.ts';
+export { ObjectGoneError } from './property/wait.ts';
 export {
   AnnotationError,
   belongsToGroup,
@@ -49,16 +50,11 @@ export {
   type InstanceMetadata,
   type PowerOffSetting,
 } from './provider/annotation.ts';
-export { type BuildRequest, IsoVmBuilder, TemplateCloner } from './provider/build.ts';
-export { GroupFolders } from './provider/folders.ts';
-export type { DiskProperties, InstanceProperties, NicProperties } from './provider/instance-properties.ts';
+export type { GuestNic } from './provider/guest.ts';
+export type { InstanceDisk, InstanceNic, InstanceProperties } from './provider/instance-properties.ts';
+export type { ParsePropertiesOptions } from './provider/properties.ts';
 export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
-export type {
-  DiskProvisioning,
-  DiskSpec,
-  MachineProperties,
-  PowerOffMode,
-} from './provider/properties-machine.ts';
+export type { CustomizationKind, NetworkProperties } from './provider/properties-network.ts';
 export type {
   AnnotationCodec,
   BackgroundFailure,
@@ -76,17 +72,8 @@ export {
   type UploadOptions,
   UploadSizeMismatchError,
 } from './provider/upload.ts';
-export {
-  faultOf,
-  GuestShutdownError,
-  isFault,
-  type StopMode,
-  VerificationError,
-  VmOps,
-} from './provider/vm-ops.ts';
-export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
-export { LoginError, Session, SessionClosedError, type SessionOptions } from './session/session.ts';
-export { SoapClient, type SoapClientOptions } from './soap/client.ts';
+export { faultOf, GuestShutdownError, isFault, VerificationError } from './provider/vm-ops.ts';
+export { LoginError, SessionClosedError } from './session/session.ts';
 export type {
   Attachment,
   DestroyContext,
@@ -100,16 +87,8 @@ export type {
   ProvisionOptions,
 } from './spi/instance.ts';
 export { InfraKitTags } from './spi/instance.ts';
-export {
-  type ResultWithProperties,
-  TaskFailedError,
-  TaskOutcomeUnknownError,
-  TaskWaiter,
-  type WaitOptions,
-  WaitScope,
-  type WatchAlso,
-} from './tasks/waiter.ts';
+export { TaskFailedError, TaskOutcomeUnknownError } from './tasks/waiter.ts';
 export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './transport/errors.ts';
-export { HttpTransport, type HttpTransportOptions } from './transport/http.ts';
 export type { TlsOptions } from './transport/tls.ts';
+export type { VimFaultDetail } from './vim25/index.ts';
 export { ManagedObjectReference, VimFault } from './vim25/index.ts';

@@ -18,7 +18,7 @@ import {
 } from './cli-options.ts';
 import { ExitCode, errorLine } from './cli-output.ts';
 import { SERVE_TIMEOUT_FLAG, timeoutFlag, withinTimeout } from './cli-timeout.ts';
-import { type BackgroundFailure, type LoopbackHost, PluginServer, type VendorInfo } from './server.ts';
+import { type LoopbackHost, type PluginBackgroundFailure, PluginServer, type VendorInfo } from './server.ts';
 import { installSignalHandlers, type RunningPluginServer, startPluginServer } from './socket.ts';
 
 export const DEFAULT_PLUGIN_NAME = 'instance-vsphere';
@@ -170,7 +170,7 @@ export const serveCommand: Command = {
       Version: ctx.version,
       URL: 'https://www.npmjs.com/package/infrakit-instance-vsphere',
     };
-    const onBackgroundError = (failure: BackgroundFailure) => {
+    const onBackgroundError = (failure: PluginBackgroundFailure) => {
       io.stderr.write(
         `${name}: ${failure.method} of ${failure.instance} (type ${typeName(failure.type)}) failed after it was answered: ${errorLine(failure.error)}\n`,
       );

@@ -44,7 +44,7 @@ export interface VendorInfo {
 export type PluginLogger = (formatter: string, ...args: unknown[]) => void;
 
 /** Work that failed after its request had already been answered (a slow Destroy). */
-export interface BackgroundFailure {
+export interface PluginBackgroundFailure {
   method: string;
   type: string;
   instance: string;
@@ -59,7 +59,7 @@ export interface PluginServerOptions {
   /** Defaults to `debug('infrakit:vsphere:plugin')`. Never given request bodies. */
   logger?: PluginLogger;
   /** Called when work finishing after its answer fails. Defaults to logging it. */
-  onBackgroundError?: (failure: BackgroundFailure) => void;
+  onBackgroundError?: (failure: PluginBackgroundFailure) => void;
   /** Largest accepted request body. Default 1 MiB. */
   maxBodyBytes?: number;
   /** How long Destroy may take before it is answered OK and finished in the background. Default 800 ms. */
@@ -177,7 +177,7 @@ export class PluginServer {
   readonly #plugins = new Map<string, InstancePlugin>();
   readonly #vendor: VendorInfo;
   readonly #log: PluginLogger;
-  readonly #onBackgroundError: (failure: BackgroundFailure) => void;
+  readonly #onBackgroundError: (failure: PluginBackgroundFailure) => void;
   readonly #maxBodyBytes: number;
   readonly #answerWithinMs: number;
   readonly #methods: ReadonlyMap<string, MethodHandler>;

@@ -53,14 +53,14 @@ export interface BuildRequest {
   onProgress?: (event: { phase: string; percent?: number }) => void;
 }
 
-type Device = Record<string, unknown> & { _type?: string; key?: number };
+export type Device = Record<string, unknown> & { _type?: string; key?: number };
 
 const SCSI_TYPES = SCSI_CONTROLLER_TYPES;
 /** First placeholder key of the devices that `RootDiskMB` / `Disks` add. */
 const DISK_KEYS_FROM = -300;
 
 /** What a builder needs resolved from the inventory. */
-interface Resolved {
+export interface Resolved {
   placement: Placement;
   datastore: ManagedObjectReference;
   /** The NICs asked for, in device order, with their networks. */
@@ -86,7 +86,7 @@ const LOOKUP_ATTEMPTS = 8;
 const CREATION_LOOKUP_MS = 30 * 60_000;
 
 /** Common to both ways of building: resolve, create, verify, repair, power on, clean up on failure. */
-abstract class VmBuilder {
+export abstract class VmBuilder {
   protected readonly client: VSphereClient;
   protected readonly inventory: Inventory;
   protected readonly vmOps: VmOps;

@@ -8,7 +8,7 @@ import type { DiskProvisioning, PowerOffMode } from './properties-machine.ts';
 import type { CustomizationKind } from './properties-network.ts';
 
 /** One NIC of {@link InstanceProperties.Networks}, in device order. */
-export interface NicProperties {
+export interface InstanceNic {
   /** Standard port group, distributed port group or NSX network the NIC joins. Required. */
   Network: string;
   /** Manual MAC in VMware's range `00:50:56:00:00:00`–`00:50:56:3f:ff:ff`. Default: generated. */
@@ -32,7 +32,7 @@ export interface NicProperties {
 }
 
 /** One disk of {@link InstanceProperties.Disks}, added after the VM's own. */
-export interface DiskProperties {
+export interface InstanceDisk {
   /** Size in MB. Required. */
   SizeMB: number;
   /** Default `"thin"`. */
@@ -106,7 +106,7 @@ export interface InstanceProperties {
   /** How long `WaitForIP` waits, 1..86400 s. Default 300. */
   WaitForIPTimeoutSeconds?: number;
   /** The VM's NICs, 1..10, in device order. Not with `Network`. */
-  Networks?: NicProperties[];
+  Networks?: InstanceNic[];
   /** DNS servers of the guest. */
   Nameservers?: string[];
   /** DNS search domains of the guest. */
@@ -120,7 +120,7 @@ export interface InstanceProperties {
   /** Grow the clone's first disk to this many MB; clones only. */
   RootDiskMB?: number;
   /** Disks added after the VM's own, 1..16. Not with `DiskMB`. */
-  Disks?: DiskProperties[];
+  Disks?: InstanceDisk[];
   /** Cores per virtual socket; `CPUs` must be a multiple of it. */
   CoresPerSocket?: number;
   /** CPU hot add. Default: the template's; an ISO VM off. */

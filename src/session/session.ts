@@ -65,7 +65,7 @@ export class Session {
   private readonly reloginListeners = new Set<(generation: number) => void>();
   /** Counts logins: anything cached per session records the generation it was made in. */
   generation = 0;
-  /** Logins and logouts made, for leak checks in tests. */
+  /** @internal Logins and logouts made, for leak checks in tests: not part of the public API. */
   readonly stats = { logins: 0, logouts: 0, relogins: 0 };
 
   constructor(options: SessionOptions) {

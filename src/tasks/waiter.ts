@@ -140,7 +140,7 @@ export class TaskWaiter {
   private readonly ownScopes = new WeakSet<WaitScope>();
   /** Aborts every pending wait when the waiter closes. */
   private readonly closing = new AbortController();
-  /** Round trips spent on waiting, for benchmarks. */
+  /** @internal Round trips spent on waiting, for benchmarks: not part of the public API. */
   readonly stats: WaitStats = { polls: 0, filtersCreated: 0, collectorsCreated: 0 };
 
   constructor(session: Session, options: TaskWaiterOptions = {}) {

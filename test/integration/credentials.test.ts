@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ValidationError, VSphereClient, VSphereInstanceProvider } from '../../src/index.ts';
+import { VSphereClient } from '../../src/blocks.ts';
+import { ValidationError, VSphereInstanceProvider } from '../../src/index.ts';
 import { main } from '../../src/plugin/cli.ts';
 import { describeError, PROVIDER_USER, type Rig, startRig } from '../reliability/harness.ts';
 

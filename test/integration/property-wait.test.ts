@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { VmOps, VSphereClient, WaitCollector, waitForProperties } from '../../src/blocks.ts';
 import {
   AbortError,
   type ManagedObjectReference,
@@ -13,10 +14,6 @@ import {
   TimeoutError,
   TransportError,
   ValidationError,
-  VmOps,
-  VSphereClient,
-  WaitCollector,
-  waitForProperties,
 } from '../../src/index.ts';
 import { waitForGuestIp } from '../../src/provider/guest.ts';
 import { PASSWORD, PROVIDER_USER, type Rig, sleep, startRig } from '../reliability/harness.ts';

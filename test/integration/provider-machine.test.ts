@@ -5,13 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { VmOps, VSphereClient } from '../../src/blocks.ts';
 import {
   GuestShutdownError,
   type InstanceProperties,
   ManagedObjectReference,
   ValidationError,
-  VmOps,
-  VSphereClient,
   VSphereInstanceProvider,
 } from '../../src/index.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';

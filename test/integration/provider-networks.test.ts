@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { VSphereClient } from '../../src/blocks.ts';
 import {
   type JsonValue,
   ManagedObjectReference,
   ValidationError,
-  VSphereClient,
   VSphereInstanceProvider,
 } from '../../src/index.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';

@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { VSphereClient } from '../../src/blocks.ts';
 import {
   FileExistsError,
   InstanceNotManagedError,
   ManagedObjectReference,
   NotFoundError,
   ValidationError,
-  VSphereClient,
   VSphereInstanceProvider,
 } from '../../src/index.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AbortError, ManagedObjectReference, TimeoutError, VSphereClient } from '../../src/index.ts';
+import { VSphereClient } from '../../src/blocks.ts';
+import { AbortError, ManagedObjectReference, TimeoutError } from '../../src/index.ts';
 import { ExitCode } from '../../src/plugin/cli-output.ts';
 import type { FaultRule } from '../reliability/fault-proxy.ts';
 import {

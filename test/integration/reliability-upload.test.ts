@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { UploadSizeMismatchError, VSphereClient, VSphereInstanceProvider } from '../../src/index.ts';
+import { VSphereClient } from '../../src/blocks.ts';
+import { UploadSizeMismatchError, VSphereInstanceProvider } from '../../src/index.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 
 let sim: Vcsim;

@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import createDebug from 'debug';
+import { HttpTransport, VSphereClient } from '../../src/blocks.ts';
 import {
-  HttpTransport,
   LoginError,
   ManagedObjectReference,
   SessionClosedError,
   TlsError,
   VimFault,
-  VSphereClient,
 } from '../../src/index.ts';
 import type { HttpRequest, HttpResponse } from '../../src/transport/http.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';

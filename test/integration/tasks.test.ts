@@ -4,14 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { TaskWaiter, VSphereClient } from '../../src/blocks.ts';
 import {
   AbortError,
   ManagedObjectReference,
   TaskFailedError,
   TaskOutcomeUnknownError,
-  TaskWaiter,
   TimeoutError,
-  VSphereClient,
 } from '../../src/index.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 

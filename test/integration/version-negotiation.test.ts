@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { HttpTransport, ManagedObjectReference, SoapClient } from '../../src/index.ts';
+import { HttpTransport, SoapClient } from '../../src/blocks.ts';
+import { ManagedObjectReference } from '../../src/index.ts';
 import { FALLBACK_API_VERSION } from '../../src/soap/client.ts';
 import type { FaultRule } from '../reliability/fault-proxy.ts';
 import { type Rig, sleep, startRig } from '../reliability/harness.ts';

@@ -3,7 +3,8 @@
  * TypeScript, where the README's TypeScript blocks and a typed example must compile under
  * `strict`, `exactOptionalPropertyTypes` and `noUncheckedIndexedAccess`; a misspelt property key
  * must not; the example runs against vcsim as an ES module and as CommonJS; and api-extractor
- * finds no type in a public signature that the package does not export.
+ * finds no type in a public signature that its entry point (`.`, `./vsphere`, `./testing`) does
+ * not export.
  *
  * Needs the build (CI builds before testing) and the npm registry (CI reaches it): the temporary
  * project installs the tarball's dependencies, `typescript@latest` and `@types/node` there.
@@ -18,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { locateVcsim } from '../vcsim/locate.ts';
+import { apiProblems } from './api-extractor.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,6 +42,7 @@ const USER_TSCONFIG = {
 };
 
 let project: string;
+let tarball: string;
 
 async function sh(command: string, args: string[], cwd = project, env: NodeJS.ProcessEnv = {}) {
   try {
@@ -81,7 +84,7 @@ describe('the packed package in a fresh project', {
   before(async () => {
     project = await mkdtemp(join(tmpdir(), 'ikv-package-'));
     const { stdout } = await sh('npm', ['pack', '--silent', '--pack-destination', project], ROOT);
-    const tarball = join(project, stdout.trim().split('\n').pop()!);
+    tarball = join(project, stdout.trim().split('\n').pop()!);
     await writeFile(
       join(project, 'package.json'),
       JSON.stringify({ name: 'user-project', private: true, type: 'module' }),
@@ -126,6 +129,18 @@ describe('the packed package in a fresh project', {
     const id = /^provisioned (vm-\w+)\n/.exec(stdout)?.[1];
     assert.ok(stdout.includes(`\n${id} {`), `describe listed ${id}`);
     assert.match(stdout, /'infrakit\.group': 'workers',\n\s+'infrakit\.config\.hash': 'v1'/);
+  });
+
+  it('every type in a public signature is exported from its entry point (api-extractor)', async () => {
+    // The packed files, outside node_modules: api-extractor takes what is under node_modules for
+    // another package's, and would not look into it.
+    const unpacked = join(project, 'unpacked');
+    await mkdir(unpacked);
+    await sh('tar', ['-xzf', tarball, '-C', unpacked]);
+    const types = join(project, 'node_modules', '@types');
+    for (const entry of ['dist/index.d.ts', 'dist/vsphere.d.ts', 'dist/testing.d.ts']) {
+      assert.deepEqual(apiProblems(join(unpacked, 'package'), entry, types), [], entry);
+    }
   });
 
   it('runs a typed example against vcsim as an ES module and as CommonJS', async () => {

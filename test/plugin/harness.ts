@@ -7,7 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
-import { type BackgroundFailure, PluginServer, type PluginServerOptions } from '../../src/plugin/server.ts';
+import {
+  type PluginBackgroundFailure,
+  PluginServer,
+  type PluginServerOptions,
+} from '../../src/plugin/server.ts';
 import type { InstanceDescription } from '../../src/spi/instance.ts';
 import { FakePlugin, type FakePluginOptions } from './fake-plugin.ts';
 
@@ -49,7 +53,7 @@ export interface Harness {
   compute: FakePlugin;
   /** Every log line, formatted. */
   logs: string[];
-  backgroundFailures: BackgroundFailure[];
+  backgroundFailures: PluginBackgroundFailure[];
   close(): Promise<void>;
 }
 
@@ -61,7 +65,7 @@ export async function startHarness(
   const main = new FakePlugin({ instances: goldenInstances(), ...options.main });
   const compute = new FakePlugin({ idPrefix: 'compute' });
   const logs: string[] = [];
-  const backgroundFailures: BackgroundFailure[] = [];
+  const backgroundFailures: PluginBackgroundFailure[] = [];
   const server = new PluginServer({
     plugins: { '': main, compute },
     logger: (formatter, ...args) => logs.push(format(formatter, ...args)),

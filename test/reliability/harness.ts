@@ -2,12 +2,9 @@
  * Shared set-up of the reliability suite: a vcsim behind a fault proxy, providers that talk to it
  * through the proxy, and the checks every scenario ends with (which VMs exist, which sessions live).
  */
-import {
-  ManagedObjectReference,
-  VSphereClient,
-  VSphereError,
-  VSphereInstanceProvider,
-} from '../../src/index.ts';
+
+import { VSphereClient } from '../../src/blocks.ts';
+import { ManagedObjectReference, VSphereError, VSphereInstanceProvider } from '../../src/index.ts';
 import { Vcsim, type VcsimOptions } from '../vcsim/vcsim.ts';
 import { FaultProxy, type FaultRule } from './fault-proxy.ts';
 

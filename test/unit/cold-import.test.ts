@@ -96,8 +96,8 @@ describe('cold import', () => {
 
   // The bundles are what users run; the bundler rewrites module-loading code, so check them too.
   for (const [format, file, inputType] of [
-    ['ES module', 'index.js', 'module'],
-    ['CommonJS', 'index.cjs', 'commonjs'],
+    ['ES module', 'vsphere.js', 'module'],
+    ['CommonJS', 'vsphere.cjs', 'commonjs'],
   ] as const) {
     const built = existsSync(`${DIST}${file}`);
     it(`the ${format} bundle loads debug and p-retry when first used, and logs`, {

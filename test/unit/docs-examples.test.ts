@@ -58,6 +58,7 @@ describe('docs examples', () => {
     const dir = mkdtempSync(join(tmpdir(), 'docs-examples-'));
     try {
       const index = join(root, 'src', 'index.ts');
+      const blocks = join(root, 'src', 'blocks.ts');
       const files = new Map<string, { example: Example; prelude: number }>();
       all.forEach((example, n) => {
         // Examples that use a provider without making one get it declared, nothing else.
@@ -66,7 +67,9 @@ describe('docs examples', () => {
           /\bprovider\b/.test(example.code) && !declaresProvider
             ? `import type { VSphereInstanceProvider as DocsProvider } from '${index}';\ndeclare const provider: DocsProvider;\n`
             : '';
-        const code = example.code.replaceAll("from 'infrakit-instance-vsphere'", `from '${index}'`);
+        const code = example.code
+          .replaceAll("from 'infrakit-instance-vsphere'", `from '${index}'`)
+          .replaceAll("from 'infrakit-instance-vsphere/vsphere'", `from '${blocks}'`);
         const file = join(dir, `example-${n}.mts`);
         writeFileSync(file, `${prelude}${code}\nexport {};\n`);
         files.set(file, { example, prelude: prelude.split('\n').length - 1 });

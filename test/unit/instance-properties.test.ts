@@ -33,7 +33,7 @@ describe('InstanceProperties', () => {
   });
 
   it('its NIC and disk objects name the keys their parsers accept', () => {
-    assert.deepEqual(declaredKeys('NicProperties').sort(), [...NIC_KEYS].sort());
-    assert.deepEqual(declaredKeys('DiskProperties').sort(), [...DISK_KEYS].sort());
+    assert.deepEqual(declaredKeys('InstanceNic').sort(), [...NIC_KEYS].sort());
+    assert.deepEqual(declaredKeys('InstanceDisk').sort(), [...DISK_KEYS].sort());
   });
 });

@@ -1,0 +1,92 @@
+/**
+ * `infrakit-instance-vsphere/vsphere`: the building blocks under the provider, for code that talks
+ * to vCenter at a lower level than instances (a session shared by several providers, a property
+ * read or wait of its own, a VM built without the InfraKit bookkeeping). The everyday API is the
+ * package root, which re-exports the types of this module that its own signatures use.
+ */
+
+export { VSphereClient, type VSphereClientOptions } from './client.ts';
+// Errors the building blocks throw (the same classes as the root's).
+export { VSphereError, type VSphereErrorCode } from './errors.ts';
+export {
+  type DatacenterInfo,
+  Inventory,
+  type InventoryOptions,
+  type NamedRef,
+  type NetworkInfo,
+  type Placement,
+} from './inventory/inventory.ts';
+export { type ObjectProperties, PropertyCollector, type RetrieveOptions } from './property/collector.ts';
+export {
+  ObservedProperties,
+  type PropertyWaitOptions,
+  type WaitCheck,
+  WaitCollector,
+  type WaitCollectorOptions,
+  type WaitStats,
+  type WaitTarget,
+  waitForProperties,
+} from './property/wait.ts';
+export {
+  type BuildRequest,
+  type Device,
+  IsoVmBuilder,
+  type Resolved,
+  TemplateCloner,
+  VmBuilder,
+  type VmBuilderOptions,
+} from './provider/build.ts';
+export { type GroupFolder, GroupFolders, type GroupFoldersOptions } from './provider/folders.ts';
+export type { ResolvedNic } from './provider/nics.ts';
+export type { VMProperties } from './provider/properties.ts';
+export type {
+  DiskProvisioning,
+  DiskSpec,
+  MachineProperties,
+  PowerOffMode,
+} from './provider/properties-machine.ts';
+export type { CustomizationKind, NetworkProperties, NicProperties } from './provider/properties-network.ts';
+export { type StopMode, VmOps } from './provider/vm-ops.ts';
+export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
+export { type InvokeOptions, Session, type SessionOptions } from './session/session.ts';
+export {
+  type SoapCallOptions,
+  SoapClient,
+  type SoapClientOptions,
+  type StreamedItems,
+} from './soap/client.ts';
+export {
+  type ResultWithProperties,
+  TaskWaiter,
+  type TaskWaiterOptions,
+  type WaitOptions,
+  WaitScope,
+  type WatchAlso,
+} from './tasks/waiter.ts';
+export { Deadline } from './transport/deadline.ts';
+export { TimeoutError } from './transport/errors.ts';
+export {
+  type HttpRequest,
+  type HttpResponse,
+  HttpTransport,
+  type HttpTransportOptions,
+} from './transport/http.ts';
+export type { TlsOptions } from './transport/tls.ts';
+export type { ReturnItemSink } from './vim25/decode.ts';
+export { ManagedObjectReference, VimFault, type VimFaultDetail } from './vim25/index.ts';
+export type {
+  AboutInfo,
+  DataObject,
+  DynamicProperty,
+  KeyAnyValue,
+  LocalizableMessage,
+  LocalizedMethodFault,
+  MethodFault,
+  MissingProperty,
+  ObjectContent,
+  ObjectSpec,
+  PropertyFilterSpec,
+  PropertySpec,
+  SelectionSpec,
+  ServiceContent,
+} from './vim25/types.ts';
