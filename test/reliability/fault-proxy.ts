@@ -69,6 +69,8 @@ export interface RequestRecord {
   path: string;
   /** The SOAPAction header as sent (`urn:vim25/8.0.3.0`), if any. */
   soapAction: string | undefined;
+  /** When it arrived (`Date.now()`), for request rates. */
+  at: number;
 }
 
 /** One fault the proxy injected. */
@@ -122,6 +124,9 @@ export class FaultProxy {
   connections = 0;
   /** Every session cookie vCenter handed out through the proxy (to look for leaks of them). */
   readonly cookies = new Set<string>();
+  /** Requests whose body held a watched secret, by SOAP method (see {@link watchSecret}). */
+  readonly secretSightings = new Map<string, number>();
+  private readonly watchedSecrets = new Set<string>();
 
   private constructor(options: FaultProxyOptions) {
     this.upstream = new URL(options.upstream);
@@ -179,6 +184,31 @@ export class FaultProxy {
   /** Adds one rule after the others. */
   addRule(rule: FaultRule): void {
     this.rules.push({ ...rule, seen: 0, fired: 0 });
+  }
+
+  /**
+   * Counts the requests whose body holds `value` (raw or XML-escaped as the library writes it), by SOAP method, in
+   * {@link secretSightings}: where a password really went on the wire.
+   */
+  watchSecret(value: string): void {
+    this.watchedSecrets.add(value);
+    this.watchedSecrets.add(
+      value
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&apos;'),
+    );
+  }
+
+  /** Requests received per whole second of `[from, to)` (ms since the epoch), oldest first. */
+  requestsPerSecond(from: number, to: number): number[] {
+    const buckets = new Array<number>(Math.max(1, Math.ceil((to - from) / 1000))).fill(0);
+    for (const r of this.requests) {
+      if (r.at >= from && r.at < to) buckets[Math.floor((r.at - from) / 1000)]! += 1;
+    }
+    return buckets;
   }
 
   /** Re-seeds the RNG (to replay a schedule). */
@@ -269,7 +299,14 @@ export class FaultProxy {
       httpMethod: req.method ?? '',
       path,
       soapAction: Array.isArray(soapAction) ? soapAction[0] : soapAction,
+      at: Date.now(),
     });
+    if (this.watchedSecrets.size > 0) {
+      const text = body.toString('utf8');
+      if ([...this.watchedSecrets].some((secret) => text.includes(secret))) {
+        this.secretSightings.set(name, (this.secretSightings.get(name) ?? 0) + 1);
+      }
+    }
 
     const faults = this.choose(soapMethod, path);
     for (const fault of faults) {
