@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP proxy that sits between the library and vcsim and misbehaves on purpose:
  * connection resets, HTTP 503s, latency with jitter, truncated bodies, stalls, lost answers and
- * forged bodies. Faults are chosen per request by rules that match the SOAP method (the first
+ * forged bodies, and a freeze of everything (held, then answered). Faults are chosen per request by rules that match the SOAP method (the first
  * element inside the SOAP Body) or the path (the vimServiceVersions.xml GET), and fire always, a
  * number of times, or at a rate drawn from a seeded RNG, so a failing schedule can be replayed
  * from its seed. Counters say what it did, and `requests` what was asked (with its SOAPAction).
@@ -110,6 +110,7 @@ export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private readonly stalled = new Set<NodeJS.Timeout>();
   private rules: ActiveRule[] = [];
+  private frozen: { gate: Promise<void>; open: () => void } | undefined;
   private random: () => number;
   private port = 0;
   /** Every fault injected, in order. */
@@ -228,12 +229,33 @@ export class FaultProxy {
 
   /** Stops listening and cuts every connection (stalled requests included). */
   async close(): Promise<void> {
+    this.thaw();
     for (const timer of this.stalled) clearTimeout(timer);
     this.stalled.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.agent.destroy();
     await closed;
+  }
+
+  /**
+   * vCenter freezes: every request from now on is held, unanswered, until {@link thaw}; then all
+   * are handled in order (the rules apply then), answered if their client still waits. A client
+   * that gave up meanwhile may still have its write done: its answer is lost.
+   */
+  freeze(): void {
+    if (this.frozen) return;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    this.frozen = { gate, open };
+  }
+
+  /** Ends a {@link freeze}: the held requests go on. */
+  thaw(): void {
+    this.frozen?.open();
+    this.frozen = undefined;
   }
 
   /** Cuts every open client connection (as a network blip would). */
@@ -308,6 +330,7 @@ export class FaultProxy {
       }
     }
 
+    if (this.frozen) await this.frozen.gate;
     const faults = this.choose(soapMethod, path);
     for (const fault of faults) {
       if (fault.kind !== 'latency') continue;

@@ -19,7 +19,7 @@ import { locateVcsim } from './locate.ts';
 
 export type { SimVm } from '../../src/testing/sim-session.ts';
 
-/** What {@link Vcsim.snapshotVms} keeps of a VM, to make it again after a crash. */
+/** A VM as {@link Vcsim.snapshotVms} reads it. */
 export interface PersistedVm {
   name: string;
   /** Name of its folder when that is not the datacenter's VM folder itself (a group folder). */
@@ -175,8 +175,8 @@ export class Vcsim {
 
   /**
    * Kills vcsim with SIGKILL (a crash: nothing is shut down cleanly, every connection drops) and
-   * starts it again on the same port. vcsim keeps no inventory across this: see
-   * {@link snapshotVms} and {@link restoreVms} to give it back what a real vCenter would keep.
+   * starts it again on the same port. Like {@link restart}, vcsim comes back with its initial
+   * inventory only, and reuses MoRef values: a real vCenter keeps its VMs and their MoRefs.
    */
   async crash(): Promise<void> {
     const port = this.port;
@@ -217,52 +217,6 @@ export class Vcsim {
       annotation: vm.annotation,
       poweredOn: vm.powerState === 'poweredOn',
     }));
-  }
-
-  /**
-   * Makes the VMs of a snapshot again in the first datacenter (their folders too, by name), with
-   * their notes and power state, and waits until every one is in the inventory. MoRefs are new.
-   */
-  async restoreVms(vms: PersistedVm[]): Promise<void> {
-    if (vms.length === 0) return;
-    const { vmFolder, pool } = await this.placement();
-    const folders = new Map<string, string>();
-    for (const name of new Set(vms.flatMap((vm) => (vm.folder === undefined ? [] : [vm.folder])))) {
-      const made = await this.soap(
-        'CreateFolder',
-        `<CreateFolder xmlns="urn:vim25"><_this type="Folder">${vmFolder}</_this><name>${xmlText(name)}</name></CreateFolder>`,
-      );
-      folders.set(name, textOf((made.CreateFolderResponse as XmlNode).returnval));
-    }
-    const tasks = await Promise.all(
-      vms.map(async (vm) => {
-        const folder = vm.folder === undefined ? vmFolder : folders.get(vm.folder)!;
-        const notes = vm.annotation === undefined ? '' : `<annotation>${xmlText(vm.annotation)}</annotation>`;
-        const made = await this.soap(
-          'CreateVM_Task',
-          `<CreateVM_Task xmlns="urn:vim25"><_this type="Folder">${folder}</_this><config><name>${xmlText(vm.name)}</name><guestId>otherLinux64Guest</guestId><files><vmPathName>[LocalDS_0]</vmPathName></files><numCPUs>1</numCPUs><memoryMB>32</memoryMB>${notes}</config><pool type="ResourcePool">${pool}</pool></CreateVM_Task>`,
-        );
-        return textOf((made.CreateVM_TaskResponse as XmlNode).returnval);
-      }),
-    );
-    const wanted = new Set(vms.map((vm) => vm.name));
-    for (let i = 0; ; i++) {
-      const present = (await this.listVms()).filter((vm) => wanted.has(vm.name));
-      if (present.length >= wanted.size) {
-        for (const vm of present) {
-          if (vms.find((v) => v.name === vm.name)?.poweredOn && vm.powerState !== 'poweredOn') {
-            await this.soap(
-              'PowerOnVM_Task',
-              `<PowerOnVM_Task xmlns="urn:vim25"><_this type="VirtualMachine">${xmlText(vm.moref)}</_this></PowerOnVM_Task>`,
-            );
-          }
-        }
-        return;
-      }
-      if (i >= 300)
-        throw new Error(`vcsim did not make ${wanted.size} VMs again (tasks ${tasks.join(', ')})`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 
   /** Sends one SOAP call with hand-written body XML; returns the parsed Body. */
