@@ -3,6 +3,7 @@
  * with a different duration or count, so what CI checks is what the soak run stresses.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { VSphereError, type VSphereInstanceProvider } from '../../src/index.ts';
@@ -686,7 +687,9 @@ export async function chaosRun(o: {
   const workers = o.workers ?? 3;
   const rpcWorkers = o.rpcWorkers ?? 2;
   // The seed first, so that a run that hangs or dies can still be replayed.
-  console.log(`chaos: seed ${o.seed} (RELIABILITY_SEED=${o.seed} replays it), ${o.faults} faults`);
+  console.log(
+    `chaos: seed ${o.seed}, ${o.faults} faults (replay: RELIABILITY_SEED=${o.seed} RELIABILITY_CHAOS_FAULTS=${o.faults} node --test test/integration/reliability-chaos.test.ts)`,
+  );
   rig.proxy.watchSecret(PASSWORD);
   const provider = rig.provider({ timeoutMs: CHAOS_CALL_TIMEOUT_MS });
   const url = new URL(rig.proxy.sdkUrl);
@@ -759,7 +762,8 @@ export async function chaosRun(o: {
   ];
   for (const line of lines) console.log(line);
   if (process.env.CHAOS_LOG) {
-    const { writeFileSync } = await import('node:fs');
+    // Everything needed to explain a failure: the library's debug lines, serve's log, each
+    // operation and each fault, with times.
     writeFileSync(
       process.env.CHAOS_LOG,
       `${watch.linesWith('').join('\n')}\n---serve---\n${report.serveOutput}\n---ops---\n${report.ops.map((op) => JSON.stringify(op)).join('\n')}\n---faults---\n${JSON.stringify(report.outages)}\n${JSON.stringify(report.sigterms)}\n`,

@@ -95,6 +95,11 @@ export class SecretWatch {
     return found;
   }
 
+  /** Forgets what was captured (once checked), so that a long run's memory stays bounded. */
+  clear(): void {
+    this.captured.length = 0;
+  }
+
   /** Captured lines that hold `needle` (to explain a failure: what the library logged about it). */
   linesWith(needle: string): string[] {
     return this.captured
