@@ -598,6 +598,14 @@ export interface ChaosInventory {
   buildFailed: string[];
   /** IDs serve answered a destroy of whose work then failed, reported on its log (still owned). */
   destroyFailed: string[];
+  /**
+   * VMs without notes in their group's folder that vCenter cloned after the provision had given
+   * up on them: the clone call's answer was lost (a stall held it past its timeout), the look-up
+   * by name found nothing, the provision failed, and only then did the held call reach vCenter.
+   * vcsim drops the notes a clone spec carries; vCenter applies them, so there the VM is an
+   * instance that describe lists and the group scales away.
+   */
+  lateClones: string[];
 }
 
 /**
@@ -606,21 +614,38 @@ export interface ChaosInventory {
  * group, line 1 its config hash) in that group's folder, or is not there because it was
  * destroyed.
  */
-export async function chaosInventory(rig: Rig, report: ChaosReport): Promise<ChaosInventory> {
+export async function chaosInventory(
+  rig: Rig,
+  report: ChaosReport,
+  logged: (needle: string) => string[],
+): Promise<ChaosInventory> {
   const vms = await rig.sim.snapshotVms((vm) => /^vm-\d+$/.test(vm.name));
   const names = new Set(vms.map((vm) => vm.name));
   const groups = new Set(report.groups);
-  const unowned = vms
+  const serveLines = report.serveOutput.split('\n');
+  const said = (name: string) => [...serveLines.filter((line) => line.includes(name)), ...logged(name)];
+  const notOwned = vms.filter((vm) => {
+    const [group, hash] = (vm.annotation ?? '').split('\n');
+    return !(group !== undefined && groups.has(group) && hash === 'hash-1' && vm.folder === group);
+  });
+  const lateClones = notOwned
     .filter((vm) => {
-      const [group, hash] = (vm.annotation ?? '').split('\n');
-      return !(group !== undefined && groups.has(group) && hash === 'hash-1' && vm.folder === group);
+      if ((vm.annotation ?? '') !== '' || vm.folder === undefined || !groups.has(vm.folder)) return false;
+      const lines = said(vm.name);
+      // Debug lines are captured unformatted (`%s` and the arguments), serve's formatted.
+      return (
+        lines.some((line) => line.includes('the answer to') && line.includes('was lost')) &&
+        lines.some((line) => line.includes('provision of') && line.includes(' failed'))
+      );
     })
+    .map((vm) => vm.name);
+  const unowned = notOwned
+    .filter((vm) => !lateClones.includes(vm.name))
     .map((vm) => `${vm.name} (folder ${vm.folder}, notes ${JSON.stringify(vm.annotation)})`);
   const tried = new Set(report.destroyTried);
   // serve answers a destroy still running after a moment (InfraKit's client would time out), or
   // of an instance still being made (destroyed once made), and reports a failure after that on
   // its log; the instance is still there, still an instance, and the next destroy removes it.
-  const serveLines = report.serveOutput.split('\n');
   const destroyFailed = report.destroyed.filter(
     (id) =>
       names.has(id) &&
@@ -639,6 +664,7 @@ export async function chaosInventory(rig: Rig, report: ChaosReport): Promise<Cha
     buildFailed,
     destroyFailed,
     wiped: wiped.size,
+    lateClones,
   };
 }
 
@@ -733,7 +759,7 @@ export async function chaosRun(o: {
   watch.text('serve output', report.serveOutput);
   watch.object('provider after the chaos', provider);
   await provider.close();
-  const inventory = await chaosInventory(rig, report);
+  const inventory = await chaosInventory(rig, report, (needle) => watch.linesWith(needle));
   const librarySessions = await liveSessions(rig.admin, PROVIDER_USER);
   const serveSessions = await liveSessions(rig.admin, CHAOS_SERVE_USER);
 
@@ -756,7 +782,7 @@ export async function chaosRun(o: {
     `chaos: longest event-loop delay of the test process ${report.maxLoopDelayMs} ms, RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`,
     `chaos: serve exits after SIGTERM: ${report.exits.map((x) => `${x.ms} ms (exit ${x.code})`).join(', ')}`,
     `chaos: sessions left: library ${librarySessions}, serve ${serveSessions} (after each serve exit: ${report.exits.map((x) => x.sessionsLeft).join(', ')})`,
-    `chaos: VMs: ${report.returned.library.length} provisioned by the library, ${report.returned.rpc.length} answered by serve, ${report.destroyed.length} destroyed; ${inventory.wiped} wiped by crashes, ${inventory.vms} left in vCenter, ${inventory.unowned.length} unowned, ${inventory.lost.length} lost, ${inventory.resurrected.length} back after destroy, ${inventory.buildFailed.length} serve builds and ${inventory.destroyFailed.length} serve destroys failed after the answer (reported)`,
+    `chaos: VMs: ${report.returned.library.length} provisioned by the library, ${report.returned.rpc.length} answered by serve, ${report.destroyed.length} destroyed; ${inventory.wiped} wiped by crashes, ${inventory.vms} left in vCenter, ${inventory.unowned.length} unowned, ${inventory.lateClones.length} cloned after their provision gave up (no notes on vcsim only), ${inventory.lost.length} lost, ${inventory.resurrected.length} back after destroy, ${inventory.buildFailed.length} serve builds and ${inventory.destroyFailed.length} serve destroys failed after the answer (reported)`,
     `chaos: outcomes ${JSON.stringify(Object.fromEntries([...outcomes].sort()))}`,
     `chaos: password on the wire: ${JSON.stringify(Object.fromEntries(rig.proxy.secretSightings))}; ${watch.debugLines} debug lines checked`,
   ];
