@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { VSphereError, type VSphereInstanceProvider } from '../../src/index.ts';
@@ -19,10 +21,12 @@ import {
   type Rig,
   settle,
   sleep,
+  startRig,
 } from './harness.ts';
+import { makeCertificate } from './certs.ts';
 import { seededRandom } from './rng.ts';
 import type { SecretWatch } from './secrets.ts';
-import { type Served, startServe } from './serve-process.ts';
+import { type Served, servedChildren, startServe } from './serve-process.ts';
 
 export interface CycleOptions {
   rig: Rig;
@@ -663,6 +667,32 @@ export async function chaosInventory(
     destroyFailed,
     wiped: wiped.size,
     lateClones,
+  };
+}
+
+/** What the chaos files set up: a rig behind an HTTPS proxy, a temporary root for plugins dirs. */
+export interface ChaosSetup {
+  rig: Rig;
+  root: string;
+  watch: SecretWatch;
+  /** Kills any `serve` a failed run left, stops vcsim and the proxy, removes the root. */
+  close(): Promise<void>;
+}
+
+/** Starts what {@link chaosRun} needs; `watch` should capture debug lines from the file's start. */
+export async function startChaos(watch: SecretWatch): Promise<ChaosSetup> {
+  const rig = await startRig({ proxyTls: makeCertificate() });
+  watch.cookiesFrom(rig.proxy);
+  const root = await mkdtemp(join(tmpdir(), 'ikv-chaos-'));
+  return {
+    rig,
+    root,
+    watch,
+    async close() {
+      for (const child of servedChildren) child.kill('SIGKILL');
+      await rig.close();
+      await rm(root, { recursive: true, force: true });
+    },
   };
 }
 
