@@ -467,9 +467,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
       }
       const which = id ?? made;
-      if (result !== 'unavailable' || kind !== 'describe') {
-        record({ via: 'rpc', kind, ...(which === undefined ? {} : { id: which }), outcome: result }, started);
-      }
+      record({ via: 'rpc', kind, ...(which === undefined ? {} : { id: which }), outcome: result }, started);
       await sleep(50 + Math.floor(rng() * 250));
     }
   };
