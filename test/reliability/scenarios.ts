@@ -873,6 +873,12 @@ export async function chaosRun(o: {
     assert.equal(exit.code, 0, `serve exited 0 after SIGTERM ${replay}\n${report.serveOutput}`);
     assert.equal(exit.sessionsLeft, 0, `serve left no session ${replay}`);
   }
+  // Nothing in the test process (library, proxy, harness) may hold the event loop for long: a
+  // busy 2-core machine delays it by tens of milliseconds, a spinning retry loop by seconds.
+  assert.ok(
+    report.maxLoopDelayMs < 10_000,
+    `the event loop was blocked ${report.maxLoopDelayMs} ms ${replay}`,
+  );
   assert.deepEqual(inventory.unowned, [], `every VM is an instance of its group ${replay}`);
   assert.deepEqual(inventory.lost, [], `no VM lost ${replay}`);
   assert.deepEqual(inventory.resurrected, [], `no destroyed VM came back ${replay}`);
