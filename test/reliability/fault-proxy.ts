@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP proxy that sits between the library and vcsim and misbehaves on purpose:
  * connection resets, HTTP 503s, latency with jitter, truncated bodies, stalls, lost answers and
- * forged bodies. Faults are chosen per request by rules that match the SOAP method (the first
+ * forged bodies, and a freeze of everything (held, then answered). Faults are chosen per request by rules that match the SOAP method (the first
  * element inside the SOAP Body) or the path (the vimServiceVersions.xml GET), and fire always, a
  * number of times, or at a rate drawn from a seeded RNG, so a failing schedule can be replayed
  * from its seed. Counters say what it did, and `requests` what was asked (with its SOAPAction).
@@ -69,6 +69,8 @@ export interface RequestRecord {
   path: string;
   /** The SOAPAction header as sent (`urn:vim25/8.0.3.0`), if any. */
   soapAction: string | undefined;
+  /** When it arrived (`Date.now()`), for request rates. */
+  at: number;
 }
 
 /** One fault the proxy injected. */
@@ -108,6 +110,7 @@ export class FaultProxy {
   private readonly sockets = new Set<Socket>();
   private readonly stalled = new Set<NodeJS.Timeout>();
   private rules: ActiveRule[] = [];
+  private frozen: { gate: Promise<void>; open: () => void } | undefined;
   private random: () => number;
   private port = 0;
   /** Every fault injected, in order. */
@@ -122,6 +125,9 @@ export class FaultProxy {
   connections = 0;
   /** Every session cookie vCenter handed out through the proxy (to look for leaks of them). */
   readonly cookies = new Set<string>();
+  /** Requests whose body held a watched secret, by SOAP method (see {@link watchSecret}). */
+  readonly secretSightings = new Map<string, number>();
+  private readonly watchedSecrets = new Set<string>();
 
   private constructor(options: FaultProxyOptions) {
     this.upstream = new URL(options.upstream);
@@ -181,6 +187,31 @@ export class FaultProxy {
     this.rules.push({ ...rule, seen: 0, fired: 0 });
   }
 
+  /**
+   * Counts the requests whose body holds `value` (raw or XML-escaped as the library writes it), by SOAP method, in
+   * {@link secretSightings}: where a password really went on the wire.
+   */
+  watchSecret(value: string): void {
+    this.watchedSecrets.add(value);
+    this.watchedSecrets.add(
+      value
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&apos;'),
+    );
+  }
+
+  /** Requests received per whole second of `[from, to)` (ms since the epoch), oldest first. */
+  requestsPerSecond(from: number, to: number): number[] {
+    const buckets = new Array<number>(Math.max(1, Math.ceil((to - from) / 1000))).fill(0);
+    for (const r of this.requests) {
+      if (r.at >= from && r.at < to) buckets[Math.floor((r.at - from) / 1000)]! += 1;
+    }
+    return buckets;
+  }
+
   /** Re-seeds the RNG (to replay a schedule). */
   reseed(seed: number): void {
     this.random = seededRandom(seed);
@@ -198,12 +229,33 @@ export class FaultProxy {
 
   /** Stops listening and cuts every connection (stalled requests included). */
   async close(): Promise<void> {
+    this.thaw();
     for (const timer of this.stalled) clearTimeout(timer);
     this.stalled.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.agent.destroy();
     await closed;
+  }
+
+  /**
+   * vCenter freezes: every request from now on is held, unanswered, until {@link thaw}; then all
+   * are handled in order (the rules apply then), answered if their client still waits. A client
+   * that gave up meanwhile may still have its write done: its answer is lost.
+   */
+  freeze(): void {
+    if (this.frozen) return;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    this.frozen = { gate, open };
+  }
+
+  /** Ends a {@link freeze}: the held requests go on. */
+  thaw(): void {
+    this.frozen?.open();
+    this.frozen = undefined;
   }
 
   /** Cuts every open client connection (as a network blip would). */
@@ -269,8 +321,16 @@ export class FaultProxy {
       httpMethod: req.method ?? '',
       path,
       soapAction: Array.isArray(soapAction) ? soapAction[0] : soapAction,
+      at: Date.now(),
     });
+    if (this.watchedSecrets.size > 0) {
+      const text = body.toString('utf8');
+      if ([...this.watchedSecrets].some((secret) => text.includes(secret))) {
+        this.secretSightings.set(name, (this.secretSightings.get(name) ?? 0) + 1);
+      }
+    }
 
+    if (this.frozen) await this.frozen.gate;
     const faults = this.choose(soapMethod, path);
     for (const fault of faults) {
       if (fault.kind !== 'latency') continue;

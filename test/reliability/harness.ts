@@ -6,6 +6,7 @@
 import { VSphereClient } from '../../src/blocks.ts';
 import { ManagedObjectReference, VSphereError, VSphereInstanceProvider } from '../../src/index.ts';
 import { Vcsim, type VcsimOptions } from '../vcsim/vcsim.ts';
+import type { TestCertificate } from './certs.ts';
 import { FaultProxy, type FaultRule } from './fault-proxy.ts';
 
 /** A password with the characters that break naive URL, XML and shell handling. */
@@ -24,22 +25,30 @@ export interface Rig {
   /** A client straight to vcsim (no proxy), for checks. */
   admin: VSphereClient;
   providers: VSphereInstanceProvider[];
+  /** The thumbprint providers pin when the proxy serves HTTPS (`proxyTls`). */
+  proxyThumbprint: string | undefined;
   provider(
     options?: Partial<ConstructorParameters<typeof VSphereInstanceProvider>[0]>,
   ): VSphereInstanceProvider;
   close(): Promise<void>;
 }
 
-/** Starts vcsim (plain HTTP unless asked) and a fault proxy in front of it. */
+/**
+ * Starts vcsim (plain HTTP unless asked) and a fault proxy in front of it. With `proxyTls` the
+ * proxy serves HTTPS with that certificate and the providers pin its thumbprint, as a production
+ * set-up verifies its vCenter.
+ */
 export async function startRig(
-  options: { vcsim?: VcsimOptions; rules?: FaultRule[]; seed?: number } = {},
+  options: { vcsim?: VcsimOptions; rules?: FaultRule[]; seed?: number; proxyTls?: TestCertificate } = {},
 ): Promise<Rig> {
   const sim = await Vcsim.start({ tls: false, ...options.vcsim });
   const proxy = await FaultProxy.start({
     upstream: sim.sdkUrl,
     ...(options.rules ? { rules: options.rules } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.proxyTls ? { tls: { key: options.proxyTls.key, cert: options.proxyTls.cert } } : {}),
   });
+  const pin = options.proxyTls ? { tls: { thumbprint: options.proxyTls.sha256 } } : {};
   const admin = new VSphereClient({
     url: sim.sdkUrl,
     username: 'reliability-admin',
@@ -53,6 +62,7 @@ export async function startRig(
     proxy,
     admin,
     providers,
+    proxyThumbprint: options.proxyTls?.sha256,
     provider(extra = {}) {
       const p = new VSphereInstanceProvider({
         url: proxy.sdkUrl,
@@ -62,6 +72,7 @@ export async function startRig(
         keepAliveMs: 0,
         shutdownTimeoutMs: 0,
         timeoutMs: 10_000,
+        ...pin,
         ...extra,
       });
       providers.push(p);

@@ -95,6 +95,18 @@ export class SecretWatch {
     return found;
   }
 
+  /** Forgets what was captured (once checked), so that a long run's memory stays bounded. */
+  clear(): void {
+    this.captured.length = 0;
+  }
+
+  /** Captured lines that hold `needle` (to explain a failure: what the library logged about it). */
+  linesWith(needle: string): string[] {
+    return this.captured
+      .filter(({ text }) => text.includes(needle))
+      .map(({ where, text }) => `${where}: ${text.slice(0, 1000)}`);
+  }
+
   /** Cookies seen so far (to show that the check had something to look for). */
   get cookieCount(): number {
     return this.cookieSources.reduce((n, s) => n + s.cookies.size, 0);

@@ -13,10 +13,20 @@ import {
   type SimVm,
   textOf,
   type XmlNode,
+  xmlText,
 } from '../../src/testing/sim-session.ts';
 import { locateVcsim } from './locate.ts';
 
 export type { SimVm } from '../../src/testing/sim-session.ts';
+
+/** A VM as {@link Vcsim.snapshotVms} reads it. */
+export interface PersistedVm {
+  name: string;
+  /** Name of its folder when that is not the datacenter's VM folder itself (a group folder). */
+  folder: string | undefined;
+  annotation: string | undefined;
+  poweredOn: boolean;
+}
 
 export interface VcsimOptions {
   /** Simulate a stand-alone ESXi host instead of vCenter. */
@@ -163,6 +173,52 @@ export class Vcsim {
     await this.spawn(port);
   }
 
+  /**
+   * Kills vcsim with SIGKILL (a crash: nothing is shut down cleanly, every connection drops) and
+   * starts it again on the same port. Like {@link restart}, vcsim comes back with its initial
+   * inventory only, and reuses MoRef values: a real vCenter keeps its VMs and their MoRefs.
+   */
+  async crash(): Promise<void> {
+    const port = this.port;
+    this.stopTools();
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.exitCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await this.spawn(port);
+  }
+
+  /** The VMs `keep` selects, with their folder's name (unless the datacenter's VM folder), notes and power state. */
+  async snapshotVms(keep: (vm: SimVm) => boolean): Promise<PersistedVm[]> {
+    const vms = (await this.listVms()).filter(keep);
+    const sc = await this.session.serviceContent();
+    const { vmFolder } = await this.placement();
+    const parents = [...new Set(vms.map((vm) => vm.parent))].filter((p) => p !== vmFolder);
+    const names = new Map<string, string>();
+    if (parents.length > 0) {
+      const result = await this.soap(
+        'RetrievePropertiesEx',
+        `<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">${sc.propertyCollector}</_this><specSet><propSet><type>Folder</type><pathSet>name</pathSet></propSet>${parents.map((p) => `<objectSet><obj type="Folder">${xmlText(p)}</obj></objectSet>`).join('')}</specSet><options/></RetrievePropertiesEx>`,
+      );
+      const returnval = (
+        (result.RetrievePropertiesExResponse as XmlNode).returnval as XmlNode[] | undefined
+      )?.[0];
+      for (const object of (returnval?.objects as XmlNode[] | undefined) ?? []) {
+        const name = ((object.propSet as XmlNode[] | undefined) ?? []).find((p) => p.name === 'name');
+        names.set(textOf(object.obj), textOf(name?.val));
+      }
+    }
+    return vms.map((vm) => ({
+      name: vm.name,
+      folder: names.get(vm.parent),
+      annotation: vm.annotation,
+      poweredOn: vm.powerState === 'poweredOn',
+    }));
+  }
+
   /** Sends one SOAP call with hand-written body XML; returns the parsed Body. */
   soap(method: string, innerXml: string, options: { login?: boolean } = {}): Promise<XmlNode> {
     return this.session.soap(method, innerXml, options);
@@ -184,24 +240,7 @@ export class Vcsim {
    * 40 ms each on v0.56), far too slow for thousands; this works with any vcsim.
    */
   async createVms(count: number, options: { prefix?: string; concurrency?: number } = {}): Promise<void> {
-    const sc = await this.session.serviceContent();
-    const content = await this.soap(
-      'RetrievePropertiesEx',
-      `<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">${sc.propertyCollector}</_this><specSet><propSet><type>Datacenter</type><pathSet>vmFolder</pathSet><pathSet>datastore</pathSet></propSet><propSet><type>ComputeResource</type><pathSet>resourcePool</pathSet></propSet><propSet><type>ClusterComputeResource</type><pathSet>resourcePool</pathSet></propSet><objectSet><obj type="Folder">${sc.rootFolder}</obj><skip>true</skip><selectSet xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="TraversalSpec"><name>f</name><type>Folder</type><path>childEntity</path><skip>false</skip><selectSet><name>f</name></selectSet><selectSet><name>h</name></selectSet></selectSet><selectSet xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="TraversalSpec"><name>h</name><type>Datacenter</type><path>hostFolder</path><skip>false</skip><selectSet><name>f</name></selectSet></selectSet></objectSet></specSet><options/></RetrievePropertiesEx>`,
-    );
-    const objects =
-      (((content.RetrievePropertiesExResponse as XmlNode).returnval as XmlNode[])[0]?.objects as XmlNode[]) ??
-      [];
-    const propOf = (type: string, name: string) => {
-      for (const o of objects) {
-        if ((o.obj as XmlNode)['@_type'] !== type) continue;
-        for (const p of (o.propSet as XmlNode[]) ?? []) if (p.name === name) return textOf(p.val);
-      }
-      return '';
-    };
-    const vmFolder = propOf('Datacenter', 'vmFolder');
-    const pool =
-      propOf('ComputeResource', 'resourcePool') || propOf('ClusterComputeResource', 'resourcePool');
+    const { vmFolder, pool } = await this.placement();
     const prefix = options.prefix ?? 'bulk';
     let next = 0;
     const worker = async () => {
@@ -221,6 +260,29 @@ export class Vcsim {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(`vcsim did not create ${count} VMs in time`);
+  }
+
+  /** The first datacenter's VM folder and the first compute resource's pool (MoRef values). */
+  private async placement(): Promise<{ vmFolder: string; pool: string }> {
+    const sc = await this.session.serviceContent();
+    const content = await this.soap(
+      'RetrievePropertiesEx',
+      `<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">${sc.propertyCollector}</_this><specSet><propSet><type>Datacenter</type><pathSet>vmFolder</pathSet><pathSet>datastore</pathSet></propSet><propSet><type>ComputeResource</type><pathSet>resourcePool</pathSet></propSet><propSet><type>ClusterComputeResource</type><pathSet>resourcePool</pathSet></propSet><objectSet><obj type="Folder">${sc.rootFolder}</obj><skip>true</skip><selectSet xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="TraversalSpec"><name>f</name><type>Folder</type><path>childEntity</path><skip>false</skip><selectSet><name>f</name></selectSet><selectSet><name>h</name></selectSet></selectSet><selectSet xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="TraversalSpec"><name>h</name><type>Datacenter</type><path>hostFolder</path><skip>false</skip><selectSet><name>f</name></selectSet></selectSet></objectSet></specSet><options/></RetrievePropertiesEx>`,
+    );
+    const objects =
+      (((content.RetrievePropertiesExResponse as XmlNode).returnval as XmlNode[])[0]?.objects as XmlNode[]) ??
+      [];
+    const propOf = (type: string, name: string) => {
+      for (const o of objects) {
+        if ((o.obj as XmlNode)['@_type'] !== type) continue;
+        for (const p of (o.propSet as XmlNode[]) ?? []) if (p.name === name) return textOf(p.val);
+      }
+      return '';
+    };
+    return {
+      vmFolder: propOf('Datacenter', 'vmFolder'),
+      pool: propOf('ComputeResource', 'resourcePool') || propOf('ClusterComputeResource', 'resourcePool'),
+    };
   }
 
   /** Makes a VM report a guest IP, as VMware Tools would. */
