@@ -4,7 +4,7 @@
  * `strict`, `exactOptionalPropertyTypes` and `noUncheckedIndexedAccess`; a misspelt property key
  * must not; the example runs against vcsim as an ES module and as CommonJS; and api-extractor
  * finds no type in a public signature that its entry point (`.`, `./vsphere`, `./testing`) does
- * not export.
+ * not export, and attw that each resolves under node10, node16 (CJS and ESM) and bundler.
  *
  * Needs the build (CI builds before testing) and the npm registry (CI reaches it): the temporary
  * project installs the tarball's dependencies, `typescript@latest` and `@types/node` there.
@@ -141,6 +141,31 @@ describe('the packed package in a fresh project', {
     for (const entry of ['dist/index.d.ts', 'dist/vsphere.d.ts', 'dist/testing.d.ts']) {
       assert.deepEqual(apiProblems(join(unpacked, 'package'), entry, types), [], entry);
     }
+  });
+
+  it('resolves under every moduleResolution a user may have (attw)', async () => {
+    const attw = join(ROOT, 'node_modules', '.bin', 'attw');
+    let stdout: string;
+    try {
+      ({ stdout } = await run(attw, [tarball, '--format', 'json'], {
+        cwd: project,
+        maxBuffer: 64 * 1024 * 1024,
+      }));
+    } catch (error) {
+      // attw exits 1 when it finds problems; its JSON still says which.
+      stdout = String((error as { stdout?: string }).stdout ?? '');
+    }
+    const report = JSON.parse(stdout) as {
+      analysis: { entrypoints: Record<string, unknown> };
+      problems: Record<string, unknown[]>;
+    };
+    assert.deepEqual(Object.keys(report.analysis.entrypoints).sort(), [
+      '.',
+      './package.json',
+      './testing',
+      './vsphere',
+    ]);
+    assert.deepEqual(report.problems, {});
   });
 
   it('runs a typed example against vcsim as an ES module and as CommonJS', async () => {
