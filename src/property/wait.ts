@@ -14,7 +14,7 @@
  *   which re-reads the whole state;
  * - vCenter does not answer (an answer lost, a connection refused): the poll is tried again,
  *   and what it may have carried read directly.
- * The last two back off with jitter and are bounded: after more than {@link MAX_FAILURES} in a
+ * The last two back off with jitter and are bounded: after more than `MAX_FAILURES` (6) in a
  * row without a poll going through, the waits fail with the cause.
  */
 
@@ -611,7 +611,7 @@ export class WaitCollector {
  *
  * @throws ObjectGoneError when a watched object vanishes; TimeoutError after `timeoutMs`;
  *   AbortError when the signal aborts; whatever `check` throws; the cause when the collector
- *   could not be kept (see {@link MAX_FAILURES}).
+ *   could not be kept (see `MAX_FAILURES` (6)).
  */
 export function waitForProperties<T>(
   session: Session,

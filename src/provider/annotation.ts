@@ -99,7 +99,7 @@ export class AnnotationError extends VSphereError {
   readonly field: string;
   /** Size of the encoded annotation in UTF-8 bytes. */
   readonly length: number;
-  /** The bound, {@link MAX_ANNOTATION_LENGTH}. */
+  /** The bound, `MAX_ANNOTATION_LENGTH` (32 KiB). */
   readonly limit: number;
 
   constructor(message: string, field: string, length: number, limit: number) {
@@ -207,7 +207,7 @@ const HASH_TAGS: readonly string[] = [InfraKitTags.configHash, InfraKitTags.lega
  *
  * @throws ValidationError naming every bad field (empty or multi-line group/hash, characters XML
  *   cannot carry, non-string tags, tags contradicting the group/hash).
- * @throws AnnotationError (code `ANNOTATION`) when the result exceeds {@link MAX_ANNOTATION_LENGTH}.
+ * @throws AnnotationError (code `ANNOTATION`) when the result exceeds `MAX_ANNOTATION_LENGTH` (32 KiB).
  */
 export function encodeAnnotation(meta: InstanceMetadata): string {
   const issues: ValidationIssue[] = [];

@@ -134,7 +134,7 @@ export class SoapClient {
   /**
    * Reads the newest urn:vim25 version the server speaks (vimServiceVersions.xml). A 5xx or a
    * lost connection is retried with backoff and jitter; a 5xx that outlasts the retries (a load
-   * balancer with no healthy vCenter behind it, for one) gives {@link FALLBACK_API_VERSION} for
+   * balancer with no healthy vCenter behind it, for one) gives `FALLBACK_API_VERSION` (the schema's own version) for
    * `versionRetryMs`, after which a call reads the document again: a version guessed during an
    * outage must not outlive it. A 4xx (404 on servers older than the document) or a document
    * without a vim25 version gives the fallback for good. Transport errors that outlast the

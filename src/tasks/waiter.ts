@@ -37,7 +37,7 @@ export class TaskFailedError extends VSphereError {
 export class TaskOutcomeUnknownError extends VSphereError {
   readonly task: ManagedObjectReference;
   /**
-   * @param checked - what the caller looked at instead, in words (e.g. `no VM named vm-1 in its
+   * @param options - `checked`: what the caller looked at instead, in words (e.g. `no VM named vm-1 in its
    *   folder`), appended to the message
    */
   constructor(

@@ -24,7 +24,7 @@ export interface SimVm {
   template: boolean;
 }
 
-/** Options of {@link SimSession.startTools}. */
+/** Options of a running vcsim's `startTools`. */
 export interface SimToolsOptions {
   /** A VM gets its IP once it has been seen powered on this long. Default 500 ms. */
   delayMs?: number;
