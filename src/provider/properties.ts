@@ -408,6 +408,31 @@ function unknownKeyMessage(key: string): string {
  *
  * @throws ValidationError listing every problem, each naming the property (e.g. `Properties.CPUs`).
  */
+/**
+ * The issues ordered by where the input gave the key each names (`Properties.Networks[1].IPv4`
+ * belongs to `Networks`), so a validate lists them as the user wrote them whichever check found
+ * them; issues about keys the input lacks (a required one) keep their order after those.
+ */
+function inInputOrder(
+  issues: readonly ValidationIssue[],
+  root: string,
+  record: Record<string, unknown>,
+): ValidationIssue[] {
+  const position = new Map(Object.keys(record).map((key, index) => [fieldPath(root, key), index]));
+  const rank = (field: string): number => {
+    for (let end = field.length; end > root.length; end--) {
+      if (end < field.length && field[end] !== '.' && field[end] !== '[') continue;
+      const index = position.get(field.slice(0, end));
+      if (index !== undefined) return index;
+    }
+    return Number.POSITIVE_INFINITY;
+  };
+  return issues
+    .map((issue, order) => ({ issue, order, rank: rank(issue.field) }))
+    .sort((a, b) => a.rank - b.rank || a.order - b.order)
+    .map(({ issue }) => issue);
+}
+
 export function parseProperties(
   raw: unknown,
   defaults: ProviderDefaults = {},
@@ -567,7 +592,7 @@ export function parseProperties(
     issues,
   );
 
-  if (issues.length > 0) throwIssues(issues, 'invalid instance properties');
+  if (issues.length > 0) throwIssues(inInputOrder(issues, root, record), 'invalid instance properties');
 
   const result: VMProperties = {
     ...machine,

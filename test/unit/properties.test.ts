@@ -798,3 +798,27 @@ describe('docs/properties.md examples', () => {
     assert.ok(!error.message.includes('u:p'));
   });
 });
+
+describe('parseProperties: the order of its issues', () => {
+  it('lists the issues of single keys in the order the input gave the keys, whatever that order', () => {
+    const fields = (raw: Record<string, unknown>) => {
+      try {
+        parseProperties(raw, { datastore: 'ds' });
+      } catch (error) {
+        assert.ok(error instanceof ValidationError);
+        return error.issues.map((issue) => issue.field);
+      }
+      assert.fail('expected a ValidationError');
+    };
+    const input = { Memory: 'x', Template: 5, CPUs: 'y', Bogus: 1, Disks: 'z', Networks: 3 };
+    assert.deepEqual(
+      fields(input),
+      Object.keys(input).map((key) => `Properties.${key}`),
+    );
+    const reversed = Object.fromEntries(Object.entries(input).reverse());
+    assert.deepEqual(
+      fields(reversed),
+      Object.keys(reversed).map((key) => `Properties.${key}`),
+    );
+  });
+});
