@@ -10,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.ts';
 import { ValidationError, VSphereClient, VSphereInstanceProvider } from '../../src/index.ts';
-import { main } from '../../src/plugin/cli.ts';
 import { describeError, PROVIDER_USER, type Rig, startRig } from '../reliability/harness.ts';
 
 let rig: Rig;

@@ -14,7 +14,7 @@ import {
   stringFlag,
   suggest,
   UsageError,
-} from '../../src/plugin/cli-args.ts';
+} from '../../src/cli/args.ts';
 
 const SPECS: FlagSpec[] = [
   { name: 'url', type: 'string', value: 'URL', env: 'VCURL', help: 'vCenter URL' },

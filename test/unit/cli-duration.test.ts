@@ -3,9 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseArgs, UsageError } from '../../src/plugin/cli-args.ts';
-import { COMMAND_TIMEOUT_FLAG, timeoutFlag, withinTimeout } from '../../src/plugin/cli-timeout.ts';
-import { formatDuration, parseDuration } from '../../src/plugin/duration.ts';
+import { parseArgs, UsageError } from '../../src/cli/args.ts';
+import { formatDuration, parseDuration } from '../../src/cli/duration.ts';
+import { COMMAND_TIMEOUT_FLAG, timeoutFlag, withinTimeout } from '../../src/cli/timeout.ts';
 import { TimeoutError } from '../../src/transport/errors.ts';
 
 describe('parseDuration', () => {

@@ -12,20 +12,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValidationError } from '../errors.ts';
 import { TlsError } from '../transport/errors.ts';
-import { formatFlags, parseArgs, suggest, UsageError } from './cli-args.ts';
-import type { Command, CommandContext } from './cli-command.ts';
-import { OPERATOR_COMMANDS } from './cli-ops.ts';
-import { type CliIo, defaultProviderFactory, Secrets } from './cli-options.ts';
-import { ExitCode, errorJson, errorLine, exitCodeFor, probeThumbprint } from './cli-output.ts';
-import { serveCommand } from './cli-serve.ts';
+import { formatFlags, parseArgs, suggest, UsageError } from './args.ts';
+import type { Command, CommandContext } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
+import { serveCommand } from './commands/serve.ts';
+import { type CliIo, defaultProviderFactory } from './io.ts';
+import { ExitCode, errorJson, errorLine, exitCodeFor, probeThumbprint } from './output.ts';
+import { Secrets } from './secrets.ts';
 
-export { UsageError } from './cli-args.ts';
-export type { CliIo, CliProvider, ProviderFactory, TextOutput } from './cli-options.ts';
-export { ExitCode } from './cli-output.ts';
+export { UsageError } from './args.ts';
+export { COMMANDS } from './commands/index.ts';
+export type { CliIo, CliProvider, ProviderFactory, TextOutput } from './io.ts';
+export { ExitCode } from './output.ts';
 
 export const PROGRAM = 'infrakit-instance-vsphere';
-
-export const COMMANDS: readonly Command[] = [serveCommand, ...OPERATOR_COMMANDS];
 
 /** The package version, read from the package.json above this file (src/ or dist/). */
 export function packageVersion(): string {

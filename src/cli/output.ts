@@ -5,8 +5,8 @@ import { connect } from 'node:tls';
 import { ValidationError, VSphereError } from '../errors.ts';
 import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import type { InstanceDescription } from '../spi/instance.ts';
-import { UsageError } from './cli-args.ts';
-import type { TextOutput } from './cli-options.ts';
+import { UsageError } from './args.ts';
+import type { TextOutput } from './io.ts';
 
 /** The CLI's exit codes. */
 export const ExitCode = {

@@ -3,23 +3,22 @@
  * SIGINT/SIGTERM, with one provider per subtype.
  */
 import type { AddressInfo } from 'node:net';
-import { VSphereError } from '../errors.ts';
-import type { InstancePlugin } from '../spi/instance.ts';
-import { booleanFlag, durationFlag, type FlagSpec, stringFlag, UsageError } from './cli-args.ts';
-import { type Command, positionals, setupLogging } from './cli-command.ts';
+import { VSphereError } from '../../errors.ts';
 import {
-  type CliProvider,
-  CONNECTION_FLAGS,
-  HELP_FLAG,
-  LOG_LEVEL_FLAG,
-  makeProvider,
-  PLACEMENT_FLAGS,
-  resolveSubtypes,
-} from './cli-options.ts';
-import { ExitCode, errorLine } from './cli-output.ts';
-import { SERVE_TIMEOUT_FLAG, timeoutFlag, withinTimeout } from './cli-timeout.ts';
-import { type BackgroundFailure, type LoopbackHost, PluginServer, type VendorInfo } from './server.ts';
-import { installSignalHandlers, type RunningPluginServer, startPluginServer } from './socket.ts';
+  type BackgroundFailure,
+  type LoopbackHost,
+  PluginServer,
+  type VendorInfo,
+} from '../../plugin/server.ts';
+import { installSignalHandlers, type RunningPluginServer, startPluginServer } from '../../plugin/socket.ts';
+import type { InstancePlugin } from '../../spi/instance.ts';
+import { booleanFlag, durationFlag, type FlagSpec, stringFlag, UsageError } from '../args.ts';
+import { type Command, positionals, setupLogging } from '../command.ts';
+import { CONNECTION_FLAGS, HELP_FLAG, LOG_LEVEL_FLAG, PLACEMENT_FLAGS } from '../flags.ts';
+import type { CliProvider } from '../io.ts';
+import { ExitCode, errorLine } from '../output.ts';
+import { makeProvider, resolveSubtypes } from '../subtypes.ts';
+import { SERVE_TIMEOUT_FLAG, timeoutFlag, withinTimeout } from '../timeout.ts';
 
 export const DEFAULT_PLUGIN_NAME = 'instance-vsphere';
 

@@ -6,18 +6,12 @@ import { resolve } from 'node:path';
 import { ValidationError } from '../errors.ts';
 import type { JsonValue } from '../spi/instance.ts';
 import { TimeoutError } from '../transport/errors.ts';
-import { type FlagSpec, type ParsedArgs, stringFlag, UsageError } from './cli-args.ts';
-import {
-  type CliIo,
-  type CliProvider,
-  configureLogging,
-  type LogLevel,
-  makeProvider,
-  type ProviderFactory,
-  resolveSubtypes,
-  type Secrets,
-} from './cli-options.ts';
-import { timeoutFlag, withinTimeout } from './cli-timeout.ts';
+import { type FlagSpec, type ParsedArgs, stringFlag, UsageError } from './args.ts';
+import type { CliIo, CliProvider, ProviderFactory } from './io.ts';
+import { configureLogging, type LogLevel } from './logging.ts';
+import type { Secrets } from './secrets.ts';
+import { makeProvider, resolveSubtypes } from './subtypes.ts';
+import { timeoutFlag, withinTimeout } from './timeout.ts';
 
 /** What a command runs with: I/O already scrubbed of secrets. */
 export interface CommandContext {

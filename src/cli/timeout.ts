@@ -3,7 +3,7 @@
  * each of its vCenter calls by the same amount); for `serve` it is the timeout of each call.
  */
 import { TimeoutError } from '../transport/errors.ts';
-import { type FlagSpec, type ParsedArgs, stringFlag, UsageError } from './cli-args.ts';
+import { type FlagSpec, type ParsedArgs, stringFlag, UsageError } from './args.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 
 /**
