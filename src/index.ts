@@ -11,8 +11,6 @@ export {
   VSphereError,
   type VSphereErrorCode,
 } from './errors.ts';
-export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
-export { type DatacenterInfo, Inventory } from './inventory/inventory.ts';
 export {
   type ListenOptions,
   PluginServer,
@@ -49,8 +47,6 @@ export {
   type InstanceMetadata,
   type PowerOffSetting,
 } from './provider/annotation.ts';
-export { type BuildRequest, IsoVmBuilder, TemplateCloner } from './provider/build.ts';
-export { GroupFolders } from './provider/folders.ts';
 export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
 export type {
   DiskProvisioning,
@@ -68,20 +64,6 @@ export type {
 } from './provider/provider.ts';
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
-export {
-  FileExistsError,
-  type SizedStream,
-  type UploadOptions,
-  UploadSizeMismatchError,
-} from './provider/upload.ts';
-export {
-  faultOf,
-  GuestShutdownError,
-  isFault,
-  type StopMode,
-  VerificationError,
-  VmOps,
-} from './provider/vm-ops.ts';
 export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
 export { LoginError, Session, SessionClosedError, type SessionOptions } from './session/session.ts';
 export { SoapClient, type SoapClientOptions } from './soap/client.ts';
@@ -111,3 +93,21 @@ export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } f
 export { HttpTransport, type HttpTransportOptions } from './transport/http.ts';
 export type { TlsOptions } from './transport/tls.ts';
 export { ManagedObjectReference, VimFault } from './vim25/index.ts';
+export { type BuildRequest, IsoVmBuilder, TemplateCloner } from './vsphere/build.ts';
+export { AmbiguousNameError, NotFoundError } from './vsphere/errors.ts';
+export { type DatacenterInfo, Inventory } from './vsphere/finder.ts';
+export { GroupFolders } from './vsphere/folders.ts';
+export {
+  FileExistsError,
+  type SizedStream,
+  type UploadOptions,
+  UploadSizeMismatchError,
+} from './vsphere/upload.ts';
+export {
+  faultOf,
+  GuestShutdownError,
+  isFault,
+  type StopMode,
+  VerificationError,
+  VmOps,
+} from './vsphere/vm-ops.ts';

@@ -3,8 +3,8 @@
  * factory tests and embedders replace.
  */
 import { VSphereInstanceProvider, type VSphereInstanceProviderOptions } from '../provider/provider.ts';
-import type { SizedStream, UploadOptions } from '../provider/upload.ts';
 import type { InstancePlugin } from '../spi/instance.ts';
+import type { SizedStream, UploadOptions } from '../vsphere/upload.ts';
 
 /** Where the CLI writes: `process.stdout`/`process.stderr` or anything with `write`. */
 export interface TextOutput {

@@ -3,8 +3,8 @@
  */
 import { connect } from 'node:tls';
 import { ValidationError, VSphereError } from '../errors.ts';
-import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
 import type { InstanceDescription } from '../spi/instance.ts';
+import { AmbiguousNameError, NotFoundError } from '../vsphere/errors.ts';
 import { UsageError } from './args.ts';
 import type { TextOutput } from './io.ts';
 

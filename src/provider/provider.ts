@@ -6,8 +6,6 @@
 
 import { VSphereClient, type VSphereClientOptions } from '../client.ts';
 import { InstanceNotManagedError, ValidationError, type ValidationIssue } from '../errors.ts';
-import { AmbiguousNameError, NotFoundError } from '../inventory/errors.ts';
-import { type DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
 import {
   booleanOption,
@@ -29,10 +27,20 @@ import {
   type JsonValue,
   type ProvisionOptions,
 } from '../spi/instance.ts';
-import { TaskFailedError, TaskOutcomeUnknownError } from '../tasks/waiter.ts';
+import { TaskFailedError, TaskOutcomeUnknownError } from '../tasks/errors.ts';
 import { AbortError } from '../transport/errors.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { ObjectContent } from '../vim25/types.ts';
+import { type BuildRequest, IsoVmBuilder, TemplateCloner } from '../vsphere/build.ts';
+import { rootDiskProblem } from '../vsphere/disks.ts';
+import { AmbiguousNameError, NotFoundError } from '../vsphere/errors.ts';
+import { type DatacenterInfo, Inventory } from '../vsphere/finder.ts';
+import { type GroupFolder, GroupFolders } from '../vsphere/folders.ts';
+import { describeGuestNics, type GuestNic, waitForGuestIp } from '../vsphere/guest.ts';
+import { nicNetworkField, wantedNics } from '../vsphere/nics.ts';
+import { clonesNamed, runningClonesInto } from '../vsphere/recovery.ts';
+import { type SizedStream, type UploadOptions, uploadToDatastore } from '../vsphere/upload.ts';
+import { faultOf, isFault, VmOps } from '../vsphere/vm-ops.ts';
 import {
   belongsToGroup,
   DELETED_ANNOTATION,
@@ -42,18 +50,10 @@ import {
   type InstanceMetadata,
   type PowerOffSetting,
 } from './annotation.ts';
-import { type BuildRequest, IsoVmBuilder, TemplateCloner } from './build.ts';
 import { ipv4Addresses, vmNameForLogicalId } from './cloud-init.ts';
-import { rootDiskProblem } from './disks.ts';
-import { type GroupFolder, GroupFolders } from './folders.ts';
-import { describeGuestNics, type GuestNic, waitForGuestIp } from './guest.ts';
-import { nicNetworkField, wantedNics } from './nics.ts';
 import { type PendingProvision, PendingProvisions } from './pending.ts';
 import { type ProviderDefaults, parseProperties, type VMProperties } from './properties.ts';
-import { clonesNamed, runningClonesInto } from './recovery.ts';
 import { parseInstanceSpec, parseTags } from './spec.ts';
-import { type SizedStream, type UploadOptions, uploadToDatastore } from './upload.ts';
-import { faultOf, isFault, VmOps } from './vm-ops.ts';
 
 const log = logger('infrakit:vsphere:provider');
 

@@ -13,12 +13,12 @@ import { parseListen } from '../../src/cli/commands/serve.ts';
 import { type CliProvider, COMMANDS, ExitCode, main, PROGRAM } from '../../src/cli/main.ts';
 import { exitCodeFor, formatTable, instanceTable, ProgressReporter } from '../../src/cli/output.ts';
 import { ValidationError, VSphereError } from '../../src/errors.ts';
-import { NotFoundError } from '../../src/inventory/errors.ts';
 import type { VSphereInstanceProviderOptions } from '../../src/provider/provider.ts';
 import { LoginError } from '../../src/session/session.ts';
 import type { InstanceDescription, InstanceSpec, JsonValue } from '../../src/spi/instance.ts';
 import { TlsError, TransportError } from '../../src/transport/errors.ts';
 import { VimFault } from '../../src/vim25/index.ts';
+import { NotFoundError } from '../../src/vsphere/errors.ts';
 import { call } from '../plugin/rpc-client.ts';
 
 const SECRET = 'Sup3r-S3cret!pw';

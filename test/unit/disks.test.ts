@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/errors.ts';
-import { addDisks, diskChanges, diskSizeMB, firstDisk, growDisk } from '../../src/provider/disks.ts';
-import { applyMachineConfig, machineRepair } from '../../src/provider/machine.ts';
 import type { DiskSpec } from '../../src/provider/properties-machine.ts';
+import { addDisks, diskChanges, diskSizeMB, firstDisk, growDisk } from '../../src/vsphere/disks.ts';
+import { applyMachineConfig, machineRepair } from '../../src/vsphere/machine.ts';
 
 type Device = Record<string, unknown> & { _type?: string; key?: number };
 

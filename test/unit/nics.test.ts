@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NetworkInfo } from '../../src/inventory/inventory.ts';
+import { ManagedObjectReference } from '../../src/vim25/index.ts';
+import type { NetworkInfo } from '../../src/vsphere/finder.ts';
 import {
   dhcpNic,
   editNic,
@@ -13,8 +14,7 @@ import {
   nicMacs,
   orderedNics,
   wantedNics,
-} from '../../src/provider/nics.ts';
-import { ManagedObjectReference } from '../../src/vim25/index.ts';
+} from '../../src/vsphere/nics.ts';
 
 const std: NetworkInfo = { ref: new ManagedObjectReference('Network', 'network-7'), name: 'VM Network' };
 const dvpg: NetworkInfo = {

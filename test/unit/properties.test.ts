@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/errors.ts';
-import { escapeInventoryName, unescapeInventoryName } from '../../src/inventory/paths.ts';
 import {
   DEFAULT_GUEST_ID,
   DEFAULT_VM_PREFIX,
@@ -15,6 +14,7 @@ import {
   suggestPropertyKey,
   type VMProperties,
 } from '../../src/provider/properties.ts';
+import { escapeInventoryName, unescapeInventoryName } from '../../src/vsphere/paths.ts';
 
 /** A minimal valid clone. */
 const CLONE = { Template: 'ubuntu-tpl', Datastore: 'ds1', Hostname: 'esx1' };

@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { VSphereError } from '../../errors.ts';
-import { FileExistsError } from '../../provider/upload.ts';
+import { FileExistsError } from '../../vsphere/upload.ts';
 import { booleanFlag, stringFlag, UsageError } from '../args.ts';
 import { type Command, positionals, setupLogging, withProvider, writeJson } from '../command.ts';
 import { ExitCode, ProgressReporter } from '../output.ts';

@@ -7,14 +7,20 @@
 
 import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
-import type { DatacenterInfo, Inventory, Placement } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
+import {
+  guestExtraConfig,
+  guestHostname,
+  ipv4Addresses,
+  vsphereCustomization,
+} from '../provider/cloud-init.ts';
+import type { VMProperties } from '../provider/properties.ts';
 import { TaskOutcomeUnknownError, type WaitScope } from '../tasks/waiter.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
-import { guestExtraConfig, guestHostname, ipv4Addresses, vsphereCustomization } from './cloud-init.ts';
 import { addIsoCdrom, addPvscsi, addThinDisk, datastorePath, userdataExtraConfig } from './devices.ts';
 import { diskChanges, disksOf, rootDiskProblem, SCSI_CONTROLLER_TYPES } from './disks.ts';
+import type { DatacenterInfo, Inventory, Placement } from './finder.ts';
 import type { GroupFolder } from './folders.ts';
 import {
   applyMachineConfig,
@@ -35,7 +41,6 @@ import {
   type ResolvedNic,
   wantedNics,
 } from './nics.ts';
-import type { VMProperties } from './properties.ts';
 import { isFault, VerificationError, type VmOps } from './vm-ops.ts';
 
 const log = logger('infrakit:vsphere:build');

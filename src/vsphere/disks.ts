@@ -6,7 +6,17 @@
  */
 
 import { ValidationError } from '../errors.ts';
-import type { DiskProvisioning, DiskSpec } from './properties-machine.ts';
+
+/** How a disk's blocks are allocated: vSphere's thin, lazy-zeroed thick, eager-zeroed thick. */
+export type DiskProvisioning = 'thin' | 'thick' | 'eagerZeroedThick';
+
+/** A disk added to a VM (the `Disks` property's entries). */
+export interface DiskSpec {
+  sizeMB: number;
+  provisioning: DiskProvisioning;
+  /** Datastore name; absent: the VM's own datastore. */
+  datastore?: string;
+}
 
 type Spec = Record<string, unknown>;
 type Device = Record<string, unknown> & { _type?: string; key?: number };

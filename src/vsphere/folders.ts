@@ -4,12 +4,12 @@
  * ESXi host (no folders: CreateFolder faults NotSupported) the root VM folder holds the group.
  */
 
-import { NotFoundError } from '../inventory/errors.ts';
-import type { DatacenterInfo, Inventory } from '../inventory/inventory.ts';
-import { joinInventoryPath, splitInventoryPath } from '../inventory/paths.ts';
 import { logger } from '../log.ts';
 import type { Session } from '../session/session.ts';
 import type { ManagedObjectReference } from '../vim25/index.ts';
+import { NotFoundError } from './errors.ts';
+import type { DatacenterInfo, Inventory } from './finder.ts';
+import { joinInventoryPath, splitInventoryPath } from './paths.ts';
 import { isFault } from './vm-ops.ts';
 
 const log = logger('infrakit:vsphere:folders');

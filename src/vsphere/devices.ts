@@ -2,8 +2,9 @@
  * Pure builders of the vim25 device and config specs an InfraKit VM needs. No I/O: the clone and
  * ISO modules decide when to send them.
  */
-import type { NetworkInfo } from '../inventory/inventory.ts';
+
 import type { ManagedObjectReference } from '../vim25/index.ts';
+import type { NetworkInfo } from './finder.ts';
 
 type Spec = Record<string, unknown>;
 

@@ -4,7 +4,18 @@
  * real vCenter applies them). Pure: no I/O.
  */
 
-import type { MachineProperties } from './properties-machine.ts';
+/** The machine shape the object layer applies: CPU layout, hot-add, firmware and VMX keys. */
+export interface MachineShape {
+  coresPerSocket?: number;
+  cpuHotAdd?: boolean;
+  memoryHotAdd?: boolean;
+  firmware?: 'bios' | 'efi';
+  secureBoot?: boolean;
+  /** `vmx-NN`; applied to new (ISO) VMs only. */
+  hardwareVersion?: string;
+  /** VMX keys written as the VM's `config.extraConfig`. */
+  extraConfig?: Readonly<Record<string, string>>;
+}
 
 type Spec = Record<string, unknown>;
 
@@ -19,7 +30,7 @@ export const MACHINE_PATHS: readonly string[] = [
 ];
 
 /** `ExtraConfig` as vim25 OptionValues. */
-export function machineExtraConfig(props: MachineProperties): Spec[] {
+export function machineExtraConfig(props: MachineShape): Spec[] {
   return Object.entries(props.extraConfig ?? {}).map(([key, value]) => ({
     _type: 'OptionValue',
     key,
@@ -32,7 +43,7 @@ export function machineExtraConfig(props: MachineProperties): Spec[] {
  * replaced). An ISO VM gets BIOS firmware unless `Firmware` says otherwise, whatever vCenter's
  * default for its guest OS; a clone keeps its template's.
  */
-export function applyMachineConfig(config: Spec, props: MachineProperties, kind: 'clone' | 'iso'): void {
+export function applyMachineConfig(config: Spec, props: MachineShape, kind: 'clone' | 'iso'): void {
   if (props.coresPerSocket !== undefined) config.numCoresPerSocket = props.coresPerSocket;
   if (props.cpuHotAdd !== undefined) config.cpuHotAddEnabled = props.cpuHotAdd;
   if (props.memoryHotAdd !== undefined) config.memoryHotAddEnabled = props.memoryHotAdd;
@@ -52,7 +63,7 @@ export function applyMachineConfig(config: Spec, props: MachineProperties, kind:
  * with the user data) that `read` shows are not as asked: `{}` when all are. `read` gives a value
  * read back by path (of {@link MACHINE_PATHS}).
  */
-export function machineRepair(props: MachineProperties, read: (path: string) => unknown): Spec {
+export function machineRepair(props: MachineShape, read: (path: string) => unknown): Spec {
   const change: Spec = {};
   if (
     props.coresPerSocket !== undefined &&
@@ -82,6 +93,6 @@ export function machineRepair(props: MachineProperties, read: (path: string) => 
 }
 
 /** The hardware version is wrong (a reconfigure cannot change it: vCenter upgrades, never sets). */
-export function hardwareVersionProblem(props: MachineProperties, read: (path: string) => unknown): boolean {
+export function hardwareVersionProblem(props: MachineShape, read: (path: string) => unknown): boolean {
   return props.hardwareVersion !== undefined && read('config.version') !== props.hardwareVersion;
 }

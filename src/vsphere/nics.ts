@@ -6,11 +6,11 @@
  * Pure: no I/O.
  */
 
-import type { NetworkInfo } from '../inventory/inventory.ts';
+import type { VMProperties } from '../provider/properties.ts';
+import type { NicProperties } from '../provider/properties-network.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import { nicBacking } from './devices.ts';
-import type { VMProperties } from './properties.ts';
-import type { NicProperties } from './properties-network.ts';
+import type { NetworkInfo } from './finder.ts';
 
 type Spec = Record<string, unknown>;
 type Device = Record<string, unknown> & { _type?: string; key?: number };

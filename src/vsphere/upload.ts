@@ -3,12 +3,12 @@
  * PUT with the session cookie and a Content-Length, the job of `linuxkit push vcenter`.
  */
 import { ValidationError, VSphereError } from '../errors.ts';
-import type { DatacenterInfo, Inventory } from '../inventory/inventory.ts';
 import { logger } from '../log.ts';
 import type { Session } from '../session/session.ts';
 import type { TaskWaiter } from '../tasks/waiter.ts';
 import { type HttpRequest, type HttpResponse, statusError } from '../transport/http.ts';
 import type { ManagedObjectReference } from '../vim25/index.ts';
+import type { DatacenterInfo, Inventory } from './finder.ts';
 import { isFault } from './vm-ops.ts';
 
 const log = logger('infrakit:vsphere:upload');
