@@ -119,7 +119,7 @@ export const ALLOWED: readonly Allowed[] = [
     reason: 'NICs are still described by NicProperties, not a neutral NIC shape',
   },
   {
-    from: 'provider/provider.ts',
+    from: 'provider/describe.ts',
     to: 'property/collector.ts',
     reason: 'describe still turns ObjectContent into ObjectProperties itself',
   },

@@ -13,6 +13,9 @@ import type { SelectionSpec, TraversalSpec } from '../vim25/types.ts';
 import { AmbiguousNameError, NotFoundError } from './errors.ts';
 import { joinInventoryPath, splitInventoryPath } from './paths.ts';
 
+/** The objects the finder answers with: a MoRef and the properties read with it. */
+export type { ObjectProperties } from '../property/collector.ts';
+
 const log = logger('infrakit:vsphere:inventory');
 
 export interface DatacenterInfo {
