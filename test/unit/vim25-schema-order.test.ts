@@ -10,8 +10,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { generateSchema, OUTPUT_PATH } from '../../scripts/generate-schema.ts';
 import { isSubtypeOf, method, methodNames, typeInfo, typeNames } from '../../src/vim25/index.ts';
-import { generateSchema, OUTPUT_PATH } from '../vim25/generate-schema.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -176,7 +176,7 @@ describe('generated schema matches govmomi types.go', () => {
     assert.equal(
       generateSchema().text,
       readFileSync(OUTPUT_PATH, 'utf8'),
-      'src/vim25/schema.generated.ts is stale: run `node test/vim25/generate-schema.ts`',
+      'src/vim25/schema.generated.ts is stale: run `node scripts/generate-schema.ts`',
     );
   });
 });

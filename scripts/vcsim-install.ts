@@ -6,13 +6,13 @@
  *    `go install` can still fetch (its simulator cannot change the session idle timeout, so the
  *    tests that need one say so and skip);
  * 3. Debian's golang-github-vmware-govmomi-dev (govmomi 0.24) built in GOPATH mode.
- * Run: `npm run vcsim:install` (or `node test/vcsim/install.ts`).
+ * Run: `npm run vcsim:install` (or `node scripts/vcsim-install.ts`).
  */
 import { type ExecFileSyncOptions, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheDir, installedLauncherPath, launcherDir, locateVcsim } from './locate.ts';
+import { cacheDir, installedLauncherPath, launcherDir, locateVcsim } from '../test/vcsim/locate.ts';
 
 const UPSTREAM_INSTALLABLE = 'v0.46.3';
 
