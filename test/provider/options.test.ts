@@ -26,7 +26,7 @@ import {
   tlsOptionIssues,
 } from '../../src/transport/tls.ts';
 
-const CA = readFileSync(new URL('fixtures/ca.pem', import.meta.url), 'utf8');
+const CA = readFileSync(new URL('../fixtures/ca.pem', import.meta.url), 'utf8');
 const SHA256 = 'AA'.repeat(32);
 const BASE = { url: 'https://vc.example.com/sdk', username: 'u', password: 'Secr3t-pw', env: {} };
 

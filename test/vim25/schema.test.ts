@@ -23,7 +23,7 @@ import {
 } from '../../src/vim25/index.ts';
 
 const srcDir = fileURLToPath(new URL('../../src/vim25/', import.meta.url));
-const fixturesDir = fileURLToPath(new URL('../vim25/fixtures/', import.meta.url));
+const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 describe('ManagedObjectReference', () => {
   it('prints as Type:value and compares by type and value', () => {

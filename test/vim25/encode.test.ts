@@ -15,7 +15,7 @@ import {
 } from '../../src/vim25/index.ts';
 
 const fixture = (name: string): string =>
-  readFileSync(new URL(`../vim25/fixtures/${name}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 /** The method element of an encoded request, as text. */
 function methodElement(envelope: string): string {

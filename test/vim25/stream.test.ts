@@ -16,9 +16,9 @@ import {
   type XmlHandler,
   XmlScanner,
 } from '../../src/vim25/index.ts';
-import { largeRetrieveResponse } from '../vim25/bench-decode.ts';
+import { largeRetrieveResponse } from './bench-decode.ts';
 
-const FIXTURES = new URL('../vim25/fixtures/', import.meta.url);
+const FIXTURES = new URL('./fixtures/', import.meta.url);
 const fixtureNames = readdirSync(FIXTURES).filter((name) => name.endsWith('.xml'));
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
 

@@ -1,16 +1,9 @@
 /** The benchmark's arithmetic (test/bench/lib): medians, same-run ratios, verdicts, profile summaries. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  addRatio,
-  addSeries,
-  addTarget,
-  newResult,
-  renderMeasure,
-  renderTargets,
-} from '../bench/lib/report.ts';
-import { fmt, median, summarize } from '../bench/lib/stats.ts';
-import { summarizeProfile } from '../bench/profile.ts';
+import { addRatio, addSeries, addTarget, newResult, renderMeasure, renderTargets } from './lib/report.ts';
+import { fmt, median, summarize } from './lib/stats.ts';
+import { summarizeProfile } from './profile.ts';
 
 describe('bench stats', () => {
   it('takes the median of odd and even counts without reordering the input', () => {

@@ -22,7 +22,7 @@ import { NotFoundError } from '../../src/vsphere/errors.ts';
 import { call } from '../plugin/rpc-client.ts';
 
 const SECRET = 'Sup3r-S3cret!pw';
-const CA_PEM = readFileSync(new URL('fixtures/ca.pem', import.meta.url), 'utf8');
+const CA_PEM = readFileSync(new URL('../fixtures/ca.pem', import.meta.url), 'utf8');
 
 class Sink {
   text = '';

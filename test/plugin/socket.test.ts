@@ -12,10 +12,10 @@ import {
   resolvePluginDir,
   startPluginServer,
 } from '../../src/plugin/socket.ts';
-import { FakePlugin } from '../plugin/fake-plugin.ts';
-import { call } from '../plugin/rpc-client.ts';
+import { FakePlugin } from './fake-plugin.ts';
+import { call } from './rpc-client.ts';
 
-const childScript = join(import.meta.dirname, '..', 'plugin', 'fixtures', 'plugin-child.ts');
+const childScript = join(import.meta.dirname, 'fixtures', 'plugin-child.ts');
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -9,10 +9,10 @@ import {
   moref,
   VimFault,
 } from '../../src/vim25/index.ts';
-import { largeRetrieveResponse } from '../vim25/bench-decode.ts';
+import { largeRetrieveResponse } from './bench-decode.ts';
 
 const fixture = (name: string): string =>
-  readFileSync(new URL(`../vim25/fixtures/${name}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 const ENVELOPE_START =
   '<?xml version="1.0" encoding="UTF-8"?>\n<soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>';
@@ -388,7 +388,7 @@ describe('decodeResponse: return values', () => {
   });
 
   it('accepts bytes (Buffer, Uint8Array) as well as text', () => {
-    const bytes = readFileSync(new URL('../vim25/fixtures/retrieve-vms.xml', import.meta.url));
+    const bytes = readFileSync(new URL('./fixtures/retrieve-vms.xml', import.meta.url));
     const fromBuffer = decodeResponse(bytes, 'RetrievePropertiesEx');
     const fromArray = decodeResponse(new Uint8Array(bytes), 'RetrievePropertiesEx');
     assert.deepEqual(fromBuffer, decodeResponse(bytes.toString('utf8'), 'RetrievePropertiesEx'));

@@ -11,7 +11,7 @@ import {
 } from '../../src/vim25/index.ts';
 
 const fixture = (name: string): string =>
-  readFileSync(new URL(`../vim25/fixtures/${name}`, import.meta.url), 'utf8');
+  readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 const soapFault = (inner: string): string =>
   `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault>${inner}</soapenv:Fault></soapenv:Body></soapenv:Envelope>`;

@@ -8,11 +8,11 @@ import { InstanceNotManagedError, ValidationError, VSphereError } from '../../sr
 import { PluginServer } from '../../src/plugin/server.ts';
 import type { InstancePlugin } from '../../src/spi/instance.ts';
 import { NotFoundError } from '../../src/vsphere/errors.ts';
-import { FakePlugin, sleep } from '../plugin/fake-plugin.ts';
-import { HASH, startHarness } from '../plugin/harness.ts';
-import { call, get, postRaw } from '../plugin/rpc-client.ts';
+import { FakePlugin, sleep } from './fake-plugin.ts';
+import { HASH, startHarness } from './harness.ts';
+import { call, get, postRaw } from './rpc-client.ts';
 
-const goldenDir = join(import.meta.dirname, '..', 'plugin', 'golden');
+const goldenDir = join(import.meta.dirname, 'golden');
 
 interface Golden {
   description: string;
