@@ -119,11 +119,6 @@ export const ALLOWED: readonly Allowed[] = [
     reason: 'NICs are still described by NicProperties, not a neutral NIC shape',
   },
   {
-    from: 'provider/describe.ts',
-    to: 'property/collector.ts',
-    reason: 'describe still turns ObjectContent into ObjectProperties itself',
-  },
-  {
     from: 'cli/subtypes.ts',
     to: 'transport/tls.ts',
     reason: '--ca-file is checked before any connection, with the check the TLS options use',

@@ -3,9 +3,7 @@
  * provisions.
  */
 import { logger } from '../log.ts';
-import { type ObjectProperties, toObjectProperties } from '../property/collector.ts';
 import { InfraKitTags, type InstanceDescription, type JsonValue } from '../spi/instance.ts';
-import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
 import type { ObjectContent } from '../vim25/types.ts';
 import { NotFoundError } from '../vsphere/errors.ts';
 import type { DatacenterInfo } from '../vsphere/finder.ts';
@@ -127,7 +125,7 @@ async function groupVms(
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const folder = await findGroupFolder(state, dc, group, base);
       if (!folder) break;
-      const rows = await folderContents(state, folder, paths, toRow, signal);
+      const rows = await state.inventory.vmsInFolder(folder, paths, toRow, signal);
       if (rows) {
         if (!folder.shared)
           await recoverRunningClones(state, folder, group, new Set(rows.map((r) => r.name)));
@@ -161,63 +159,6 @@ async function findGroupFolder(
     }
     throw error;
   }
-}
-
-async function folderContents(
-  state: ProviderState,
-  folder: GroupFolder,
-  paths: string[],
-  toRow: (o: ObjectContent) => ListedVm,
-  signal: AbortSignal | undefined,
-): Promise<ListedVm[] | undefined> {
-  let self: ObjectProperties | undefined;
-  let rows: ListedVm[];
-  try {
-    rows = await state.client.collector.retrieveMapped(
-      [
-        {
-          propSet: [
-            { type: 'Folder', pathSet: ['name', 'parent'] },
-            { type: 'VirtualMachine', pathSet: paths },
-          ],
-          objectSet: [
-            {
-              obj: folder.ref,
-              skip: false,
-              selectSet: [
-                {
-                  _type: 'TraversalSpec',
-                  name: 'children',
-                  type: 'Folder',
-                  path: 'childEntity',
-                  skip: false,
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      (object) => {
-        if (object.obj.type === 'VirtualMachine') return toRow(object);
-        if (object.obj.equals(folder.ref)) self = toObjectProperties(object);
-        return undefined;
-      },
-      signalOption(signal),
-    );
-  } catch (error) {
-    if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
-    throw error;
-  }
-  const parent = self?.props.get('parent');
-  if (
-    !self ||
-    self.props.get('name') !== folder.name ||
-    !(parent instanceof ManagedObjectReference) ||
-    !parent.equals(folder.parent)
-  ) {
-    return undefined;
-  }
-  return rows;
 }
 
 /** The description of a VM read by describe, or undefined when it is not an instance (of `group`). */

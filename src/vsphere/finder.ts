@@ -5,11 +5,11 @@
  */
 import { ValidationError } from '../errors.ts';
 import { logger } from '../log.ts';
-import type { ObjectProperties, PropertyCollector } from '../property/collector.ts';
+import { type ObjectProperties, type PropertyCollector, toObjectProperties } from '../property/collector.ts';
 import type { Session } from '../session/session.ts';
 import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
-import type { SelectionSpec, TraversalSpec } from '../vim25/types.ts';
+import type { ObjectContent, SelectionSpec, TraversalSpec } from '../vim25/types.ts';
 import { AmbiguousNameError, NotFoundError } from './errors.ts';
 import { joinInventoryPath, splitInventoryPath } from './paths.ts';
 
@@ -495,6 +495,67 @@ export class Inventory {
       ],
       'no placement',
     );
+  }
+
+  /**
+   * The VMs directly in `folder`, each given to `map` as it is decoded, in one query that also
+   * reads the folder's own name and parent. Undefined when the folder is gone, renamed or moved
+   * (a reference kept from earlier is no longer right), so that the caller looks it up again.
+   */
+  async vmsInFolder<T>(
+    folder: { ref: ManagedObjectReference; parent: ManagedObjectReference; name: string },
+    paths: readonly string[],
+    map: (object: ObjectContent) => T | undefined,
+    signal?: AbortSignal,
+  ): Promise<T[] | undefined> {
+    let self: ObjectProperties | undefined;
+    let rows: T[];
+    try {
+      rows = await this.collector.retrieveMapped(
+        [
+          {
+            propSet: [
+              { type: 'Folder', pathSet: ['name', 'parent'] },
+              { type: 'VirtualMachine', pathSet: [...paths] },
+            ],
+            objectSet: [
+              {
+                obj: folder.ref,
+                skip: false,
+                selectSet: [
+                  {
+                    _type: 'TraversalSpec',
+                    name: 'children',
+                    type: 'Folder',
+                    path: 'childEntity',
+                    skip: false,
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+        (object) => {
+          if (object.obj.type === 'VirtualMachine') return map(object);
+          if (object.obj.equals(folder.ref)) self = toObjectProperties(object);
+          return undefined;
+        },
+        signal ? { signal } : {},
+      );
+    } catch (error) {
+      if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
+      throw error;
+    }
+    const parent = self?.props.get('parent');
+    if (
+      !self ||
+      self.props.get('name') !== folder.name ||
+      !(parent instanceof ManagedObjectReference) ||
+      !parent.equals(folder.parent)
+    ) {
+      return undefined;
+    }
+    return rows;
   }
 
   /** SearchIndex.FindChild: a direct child of a folder by exact name (no recursion). */
