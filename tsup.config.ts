@@ -9,7 +9,7 @@ export default defineConfig({
     index: 'src/index.ts',
     vsphere: 'src/blocks.ts',
     testing: 'src/testing/index.ts',
-    cli: 'src/plugin/cli.ts',
+    cli: 'src/cli/main.ts',
   },
   // The CommonJS build is made for its declaration files (.d.cts) only; its JavaScript is replaced
   // below.

@@ -8,14 +8,6 @@
 export { VSphereClient, type VSphereClientOptions } from './client.ts';
 // Errors the building blocks throw (the same classes as the root's).
 export { VSphereError, type VSphereErrorCode } from './errors.ts';
-export {
-  type DatacenterInfo,
-  Inventory,
-  type InventoryOptions,
-  type NamedRef,
-  type NetworkInfo,
-  type Placement,
-} from './inventory/inventory.ts';
 export { type ObjectProperties, PropertyCollector, type RetrieveOptions } from './property/collector.ts';
 export {
   ObservedProperties,
@@ -27,17 +19,6 @@ export {
   type WaitTarget,
   waitForProperties,
 } from './property/wait.ts';
-export {
-  type BuildRequest,
-  type Device,
-  IsoVmBuilder,
-  type Resolved,
-  TemplateCloner,
-  VmBuilder,
-  type VmBuilderOptions,
-} from './provider/build.ts';
-export { type GroupFolder, GroupFolders, type GroupFoldersOptions } from './provider/folders.ts';
-export type { ResolvedNic } from './provider/nics.ts';
 export type { VMProperties } from './provider/properties.ts';
 export type {
   DiskProvisioning,
@@ -46,7 +27,6 @@ export type {
   PowerOffMode,
 } from './provider/properties-machine.ts';
 export type { CustomizationKind, NetworkProperties, NicProperties } from './provider/properties-network.ts';
-export { type StopMode, VmOps } from './provider/vm-ops.ts';
 export { type Endpoint, type EndpointOptions, resolveEndpoint } from './session/credentials.ts';
 export { type InvokeOptions, Session, type SessionOptions } from './session/session.ts';
 export {
@@ -90,3 +70,23 @@ export type {
   SelectionSpec,
   ServiceContent,
 } from './vim25/types.ts';
+export {
+  type BuildRequest,
+  type Device,
+  IsoVmBuilder,
+  type Resolved,
+  TemplateCloner,
+  VmBuilder,
+  type VmBuilderOptions,
+} from './vsphere/build.ts';
+export {
+  type DatacenterInfo,
+  Inventory,
+  type InventoryOptions,
+  type NamedRef,
+  type NetworkInfo,
+  type Placement,
+} from './vsphere/finder.ts';
+export { type GroupFolder, GroupFolders, type GroupFoldersOptions } from './vsphere/folders.ts';
+export type { ResolvedNic } from './vsphere/nics.ts';
+export { type StopMode, VmOps } from './vsphere/vm-ops.ts';

@@ -19,8 +19,6 @@ export {
   VSphereError,
   type VSphereErrorCode,
 } from './errors.ts';
-export type { InventoryKind } from './inventory/errors.ts';
-export { AmbiguousNameError, NotFoundError } from './inventory/errors.ts';
 export {
   type ListenOptions,
   type LoopbackHost,
@@ -50,7 +48,6 @@ export {
   type InstanceMetadata,
   type PowerOffSetting,
 } from './provider/annotation.ts';
-export type { GuestNic } from './provider/guest.ts';
 export type { InstanceDisk, InstanceNic, InstanceProperties } from './provider/instance-properties.ts';
 export type { ParsePropertiesOptions } from './provider/properties.ts';
 export { type ProviderDefaults, parseProperties, type VMProperties } from './provider/properties.ts';
@@ -66,13 +63,6 @@ export type {
 } from './provider/provider.ts';
 export { VSphereInstanceProvider } from './provider/provider.ts';
 export { parseInstanceSpec, parseTags } from './provider/spec.ts';
-export {
-  FileExistsError,
-  type SizedStream,
-  type UploadOptions,
-  UploadSizeMismatchError,
-} from './provider/upload.ts';
-export { faultOf, GuestShutdownError, isFault, VerificationError } from './provider/vm-ops.ts';
 export { LoginError, SessionClosedError } from './session/session.ts';
 export type {
   Attachment,
@@ -92,3 +82,13 @@ export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } f
 export type { TlsOptions } from './transport/tls.ts';
 export type { VimFaultDetail } from './vim25/index.ts';
 export { ManagedObjectReference, VimFault } from './vim25/index.ts';
+export type { InventoryKind } from './vsphere/errors.ts';
+export { AmbiguousNameError, NotFoundError } from './vsphere/errors.ts';
+export type { GuestNic } from './vsphere/guest.ts';
+export {
+  FileExistsError,
+  type SizedStream,
+  type UploadOptions,
+  UploadSizeMismatchError,
+} from './vsphere/upload.ts';
+export { faultOf, GuestShutdownError, isFault, VerificationError } from './vsphere/vm-ops.ts';

@@ -10,9 +10,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ValidationError, VSphereError } from '../errors.ts';
-import { NotFoundError } from '../inventory/errors.ts';
 import { logger } from '../log.ts';
 import type { InstanceDescription, InstancePlugin, JsonValue } from '../spi/instance.ts';
+import { NotFoundError } from '../vsphere/errors.ts';
 import { echoConfigHash, mirrorHashLabels, splitHashQuery } from './config-hash.ts';
 import {
   formatError,

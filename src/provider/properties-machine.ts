@@ -9,19 +9,11 @@
  */
 
 import type { ValidationIssue } from '../errors.ts';
+import type { DiskProvisioning, DiskSpec } from '../vsphere/disks.ts';
 import { describeCharAt, findControlChar, findXmlInvalidChar, utf8Length } from './annotation.ts';
 import { describeJsonType, isPlainObject, previewValue } from './spec.ts';
 
-/** How a disk's blocks are allocated: vSphere's thin, lazy-zeroed thick, eager-zeroed thick. */
-export type DiskProvisioning = 'thin' | 'thick' | 'eagerZeroedThick';
-
-/** One entry of `Disks`. */
-export interface DiskSpec {
-  sizeMB: number;
-  provisioning: DiskProvisioning;
-  /** Datastore name; absent: the VM's datastore (`Datastore`). */
-  datastore?: string;
-}
+export type { DiskProvisioning, DiskSpec } from '../vsphere/disks.ts';
 
 /** How destroy stops a running VM. */
 export type PowerOffMode = 'hard' | 'soft' | 'trySoft';

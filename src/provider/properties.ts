@@ -7,7 +7,7 @@
  */
 
 import type { ValidationIssue } from '../errors.ts';
-import { unescapeInventoryName } from '../inventory/paths.ts';
+import { unescapeInventoryName } from '../vsphere/paths.ts';
 import { describeCharAt, findControlChar, findXmlInvalidChar, utf8Length } from './annotation.ts';
 import { checkMachine, MACHINE_KEYS, type MachineProperties } from './properties-machine.ts';
 import { NETWORK_KEYS, type NetworkProperties, parseNetworkProperties } from './properties-network.ts';

@@ -44,7 +44,7 @@ export interface SchemaMethod {
   readonly returns: { readonly type: string; readonly array: boolean } | undefined;
 }
 
-/** govmomi version the tables were generated from (see `test/vim25/generate-schema.ts`). */
+/** govmomi version the tables were generated from (see `scripts/generate-schema.ts`). */
 export const SCHEMA_SOURCE = `govmomi ${GOVMOMI_VERSION}`;
 
 /** The vim25 API version id the schema describes (govmomi's default), e.g. `9.1.0.0`. */

@@ -10,13 +10,13 @@
  * Environment: VCSIM=/path/to/vcsim to use another vcsim; INFRAKIT_VSPHERE_CACHE for the cache.
  */
 import { createHash } from 'node:crypto';
+import { instanceTable } from '../../src/cli/output.ts';
 import {
   type InstanceDescription,
   type JsonValue,
   VSphereInstanceProvider,
   type VSphereInstanceSpec,
 } from '../../src/index.ts';
-import { instanceTable } from '../../src/plugin/cli-output.ts';
 import {
   type RunningVcsim,
   startVcsim,

@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { packageVersion } from '../../src/plugin/cli.ts';
+import { packageVersion } from '../../src/cli/main.ts';
 import { call, get, type JsonRpcReply } from '../plugin/rpc-client.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 
-const CLI = fileURLToPath(new URL('../../src/plugin/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const PASSWORD = 'Serve-S3cret!pw';
 const PROPERTIES = { Datastore: 'LocalDS_0', Hostname: 'DC0_H0', Template: 'DC0_H0_VM0', PowerOn: true };
 

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/plugin/cli.ts';
+import { main } from '../../src/cli/main.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 
 const PASSWORD = 'Cli-S3cret:pw@%';
-const CLI = fileURLToPath(new URL('../../src/plugin/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 class Sink {
   text = '';

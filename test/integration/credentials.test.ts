@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { VSphereClient } from '../../src/blocks.ts';
+import { main } from '../../src/cli/main.ts';
 import { ValidationError, VSphereInstanceProvider } from '../../src/index.ts';
-import { main } from '../../src/plugin/cli.ts';
 import { describeError, PROVIDER_USER, type Rig, startRig } from '../reliability/harness.ts';
 
 let rig: Rig;

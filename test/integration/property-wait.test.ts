@@ -15,7 +15,7 @@ import {
   TransportError,
   ValidationError,
 } from '../../src/index.ts';
-import { waitForGuestIp } from '../../src/provider/guest.ts';
+import { waitForGuestIp } from '../../src/vsphere/guest.ts';
 import { PASSWORD, PROVIDER_USER, type Rig, sleep, startRig } from '../reliability/harness.ts';
 
 let rig: Rig;

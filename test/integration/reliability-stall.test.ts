@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VSphereClient } from '../../src/blocks.ts';
+import { ExitCode } from '../../src/cli/output.ts';
 import { AbortError, ManagedObjectReference, TimeoutError } from '../../src/index.ts';
-import { ExitCode } from '../../src/plugin/cli-output.ts';
 import type { FaultRule } from '../reliability/fault-proxy.ts';
 import {
   describeError,
@@ -30,7 +30,7 @@ import {
 } from '../reliability/harness.ts';
 import { SecretWatch } from '../reliability/secrets.ts';
 
-const CLI = fileURLToPath(new URL('../../src/plugin/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SERVICE_INSTANCE = new ManagedObjectReference('ServiceInstance', 'ServiceInstance');
 const STALL_ALL: FaultRule = { fault: { kind: 'stall' } };
 /** What a timeout may overrun by on this machine: timers, scheduling, a busy neighbour. */

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.ts';
 import { VSphereError, VSphereInstanceProvider } from '../../src/index.ts';
-import { main } from '../../src/plugin/cli.ts';
 import type { TlsOptions } from '../../src/transport/tls.ts';
 import { call } from '../plugin/rpc-client.ts';
 import { makeCertificate, type TestCertificate } from '../reliability/certs.ts';
@@ -25,7 +25,7 @@ import { describeError, PASSWORD, settle } from '../reliability/harness.ts';
 import { SecretWatch } from '../reliability/secrets.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 
-const CLI = fileURLToPath(new URL('../../src/plugin/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const USER = 'tls-user';
 const watch = new SecretWatch().captureDebug().secret(PASSWORD);
 let sim: Vcsim;

@@ -1,0 +1,238 @@
+/**
+ * Keeps docs/provider.md, docs/vcenter.md and docs/errors.md true to the code: every TypeScript
+ * example type-checks against the library's sources, the error tables document every
+ * `VSphereErrorCode` with the class that really has it, and the environment variables, debug namespaces and cross-document links they
+ * list are exactly what exists. No vCenter is needed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import * as lib from '../../src/index.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DOCS = ['provider.md', 'vcenter.md', 'errors.md'] as const;
+const read = (file: string) => readFileSync(join(root, file), 'utf8');
+
+/** Every file under src/, recursively, with its text. */
+function sources(dir = join(root, 'src')): { path: string; text: string }[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sources(path);
+    return entry.name.endsWith('.ts') ? [{ path, text: readFileSync(path, 'utf8') }] : [];
+  });
+}
+
+/** The `## title` section of a markdown document, up to the next `## `. */
+function section(markdown: string, title: string): string {
+  const start = markdown.indexOf(`\n## ${title}\n`);
+  assert.ok(start >= 0, `section "${title}" exists`);
+  const end = markdown.indexOf('\n## ', start + 1);
+  return markdown.slice(start, end < 0 ? undefined : end);
+}
+
+interface Example {
+  doc: string;
+  /** 1-based line of the first code line in the document. */
+  line: number;
+  code: string;
+}
+
+function examples(doc: string): Example[] {
+  const text = read(`docs/${doc}`);
+  const out: Example[] = [];
+  for (const match of text.matchAll(/^```ts\n([\s\S]*?)^```/gm)) {
+    const line = text.slice(0, match.index).split('\n').length + 1;
+    out.push({ doc, line, code: match[1] ?? '' });
+  }
+  return out;
+}
+
+describe('docs examples', () => {
+  it('type-check against the sources', () => {
+    const all = DOCS.flatMap(examples);
+    assert.ok(all.length >= 15, `found ${all.length} examples`);
+    const dir = mkdtempSync(join(tmpdir(), 'docs-examples-'));
+    try {
+      const index = join(root, 'src', 'index.ts');
+      const blocks = join(root, 'src', 'blocks.ts');
+      const files = new Map<string, { example: Example; prelude: number }>();
+      all.forEach((example, n) => {
+        // Examples that use a provider without making one get it declared, nothing else.
+        const declaresProvider = /\b(const|let)\s+provider\b/.test(example.code);
+        const prelude =
+          /\bprovider\b/.test(example.code) && !declaresProvider
+            ? `import type { VSphereInstanceProvider as DocsProvider } from '${index}';\ndeclare const provider: DocsProvider;\n`
+            : '';
+        const code = example.code
+          .replaceAll("from 'infrakit-instance-vsphere'", `from '${index}'`)
+          .replaceAll("from 'infrakit-instance-vsphere/vsphere'", `from '${blocks}'`);
+        const file = join(dir, `example-${n}.mts`);
+        writeFileSync(file, `${prelude}${code}\nexport {};\n`);
+        files.set(file, { example, prelude: prelude.split('\n').length - 1 });
+      });
+      const config = ts.readConfigFile(join(root, 'tsconfig.json'), ts.sys.readFile);
+      const { options } = ts.convertCompilerOptionsFromJson(config.config.compilerOptions, root);
+      const program = ts.createProgram([...files.keys()], {
+        ...options,
+        noEmit: true,
+        typeRoots: [join(root, 'node_modules', '@types')],
+      });
+      const problems = ts
+        .getPreEmitDiagnostics(program)
+        .filter((d) => d.file && files.has(d.file.fileName))
+        .map((d) => {
+          const { example, prelude } = files.get(d.file!.fileName)!;
+          const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+          const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+          return `docs/${example.doc}:${example.line + line - prelude}: ${message}`;
+        });
+      assert.deepEqual(problems, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The string literals of the exported `VSphereErrorCode` union, read from its declaration. */
+function declaredErrorCodes(): string[] {
+  const file = ts.createSourceFile('errors.ts', read('src/errors.ts'), ts.ScriptTarget.Latest, true);
+  const alias = file.statements.find(
+    (s): s is ts.TypeAliasDeclaration => ts.isTypeAliasDeclaration(s) && s.name.text === 'VSphereErrorCode',
+  );
+  assert.ok(alias && ts.isUnionTypeNode(alias.type), 'VSphereErrorCode is a union');
+  return alias.type.types.map((member) => {
+    assert.ok(ts.isLiteralTypeNode(member) && ts.isStringLiteral(member.literal), 'a string literal');
+    return member.literal.text;
+  });
+}
+
+describe('docs/errors.md', () => {
+  const doc = read('docs/errors.md');
+  /** Table rows whose first cell names codes: the codes, and the class named in the second cell. */
+  const rows = [...doc.matchAll(/^\| (`[A-Z0-9_]+`[^|]*)\|([^|]*)\|/gm)].map((m) => ({
+    codes: [...m[1]!.matchAll(/`([A-Z0-9_]+)`/g)].map((c) => c[1]!),
+    className: /^ `(\w+)` $/.exec(m[2]!)?.[1],
+  }));
+
+  it('documents every code of VSphereErrorCode, once, and no other', () => {
+    const documented = rows.flatMap((r) => r.codes);
+    assert.deepEqual([...documented].sort(), [...new Set(documented)].sort(), 'no code twice');
+    assert.deepEqual([...documented].sort(), declaredErrorCodes().sort());
+  });
+
+  it('names, for each code, the exported class that really has it', () => {
+    const fault = new lib.VimFault('InvalidLogin', { _type: 'InvalidLogin' }, '');
+    const task = new lib.ManagedObjectReference('Task', 'task-1');
+    const made: Record<string, lib.VSphereError[]> = {
+      ValidationError: [new lib.ValidationError([{ field: 'f', message: 'm' }])],
+      NotFoundError: [new lib.NotFoundError('vm', 'x', 'vCenter')],
+      AmbiguousNameError: [new lib.AmbiguousNameError('vm', 'x', 'vCenter', ['a', 'b'])],
+      VimFault: [fault],
+      TaskFailedError: [new lib.TaskFailedError(task, 'clone', fault)],
+      TaskOutcomeUnknownError: [new lib.TaskOutcomeUnknownError(task, 'clone')],
+      VerificationError: [new lib.VerificationError('annotation', 'vm-1')],
+      TlsError: [new lib.TlsError('TLS_UNTRUSTED', 'm'), new lib.TlsError('TLS_THUMBPRINT_MISMATCH', 'm')],
+      TransportError: [new lib.TransportError('m')],
+      HttpStatusError: [new lib.HttpStatusError(503, 'm')],
+      TimeoutError: [new lib.TimeoutError('m', 1)],
+      AbortError: [new lib.AbortError('m')],
+      LoginError: [new lib.LoginError('user', fault)],
+      SessionClosedError: [new lib.SessionClosedError()],
+      FileExistsError: [new lib.FileExistsError('[ds] a.iso')],
+      AnnotationError: [new lib.AnnotationError('m', 'tags', 2, 1)],
+      GuestShutdownError: [new lib.GuestShutdownError('vm-1', 'timeout', 'm')],
+      ObjectGoneError: [new lib.ObjectGoneError(task, 'a wait')],
+      InstanceNotManagedError: [new lib.InstanceNotManagedError('vm-1', ['vm-42'])],
+      UploadSizeMismatchError: [new lib.UploadSizeMismatchError('[ds] a.iso', 2, 1)],
+    };
+    // The codec's classes are not exported: the next test checks what the tables say of them.
+    const internal = new Set(['VSphereError', 'EncodeError', 'InvalidXmlCharacterError', 'DecodeError']);
+    const classes = rows.filter((r) => r.className !== undefined && !internal.has(r.className));
+    for (const row of classes) {
+      const name = row.className!;
+      assert.equal(typeof (lib as Record<string, unknown>)[name], 'function', `${name} is exported`);
+      const errors = made[name];
+      assert.ok(errors, `the test makes a ${name}`);
+      for (const code of row.codes)
+        assert.ok(
+          errors.some((e) => e.code === code && e instanceof lib.VSphereError),
+          `${name} has code ${code}`,
+        );
+    }
+    assert.deepEqual(
+      [...new Set(classes.map((r) => r.className))].sort(),
+      Object.keys(made).sort(),
+      'every exported error class is in the tables',
+    );
+  });
+
+  it('is right about the errors it says are not exported', () => {
+    const text = section(doc, 'The vim25 codec');
+    assert.match(doc, /another tool wrote is\s+never touched/);
+    const codec = read('src/vim25/errors.ts');
+    for (const [name, code] of [
+      ['EncodeError', 'VIM25_ENCODE'],
+      ['InvalidXmlCharacterError', 'VIM25_INVALID_XML_CHAR'],
+      ['DecodeError', 'VIM25_DECODE'],
+    ] as const) {
+      assert.ok(text.includes(`\`${code}\``), `${code} is named`);
+      assert.ok(codec.includes(`'${code}'`), `${code} exists`);
+      assert.ok(!(name in lib), `${name} is not exported from the package root`);
+    }
+  });
+});
+
+describe('docs/provider.md', () => {
+  const doc = read('docs/provider.md');
+
+  it('lists exactly the environment variables the library reads', () => {
+    const said = /reads exactly \w+ environment variables: ([^.]+)\./.exec(doc);
+    assert.ok(said, 'the sentence is there');
+    const documented = new Set([...said[1]!.matchAll(/`(VC[A-Z]+)`/g)].map((m) => m[1]!));
+    const read = new Set(
+      sources()
+        .filter((s) => !/[/\\](plugin|cli|testing)[/\\]/.test(s.path))
+        .flatMap((s) => [...s.text.matchAll(/\benv\.(VC[A-Z]+)/g)].map((m) => m[1]!)),
+    );
+    assert.deepEqual([...documented].sort(), [...read].sort());
+  });
+
+  it('lists exactly the debug namespaces of the sources', () => {
+    const documented = new Set(
+      [...section(doc, 'Logging').matchAll(/^\| `(infrakit:vsphere:[\w:]+)` \|/gm)].map((m) => m[1]!),
+    );
+    const used = new Set(
+      sources().flatMap((s) => [...s.text.matchAll(/\blogger\('([^']+)'\)/g)].map((m) => m[1]!)),
+    );
+    assert.deepEqual([...documented].sort(), [...used].sort());
+  });
+});
+
+describe('docs links', () => {
+  /** GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens. */
+  const slug = (heading: string) =>
+    heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+  const anchors = (file: string) =>
+    new Set([...read(`docs/${file}`).matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+
+  it('point at headings that exist', () => {
+    for (const doc of DOCS) {
+      const text = read(`docs/${doc}`);
+      for (const match of text.matchAll(/\]\(([\w.-]*\.md)?#([\w-]+)\)/g)) {
+        const target = match[1] ?? doc;
+        assert.ok(anchors(target).has(match[2]!), `docs/${doc}: ${target}#${match[2]} exists`);
+      }
+      for (const match of text.matchAll(/\]\(([\w.-]+\.md)\)/g)) {
+        assert.doesNotThrow(() => read(`docs/${match[1]}`), `docs/${doc}: ${match[1]} exists`);
+      }
+    }
+  });
+});
