@@ -29,6 +29,13 @@ export {
 } from './plugin/socket.ts';
 export { type ObjectProperties, PropertyCollector } from './property/collector.ts';
 export {
+  InventoryMirrors,
+  type MirrorOptions,
+  type MirrorStats,
+  newMirrorStats,
+  PropertyMirror,
+} from './property/mirror.ts';
+export {
   ObjectGoneError,
   ObservedProperties,
   type PropertyWaitOptions,

@@ -18,7 +18,8 @@ import {
   objectOption,
   stringOption,
 } from '../options.ts';
-import { type ObjectProperties, toObjectProperties } from '../property/collector.ts';
+import { type ObjectProperties, type PropertyCollector, toObjectProperties } from '../property/collector.ts';
+import { InventoryMirrors, type MirrorOptions } from '../property/mirror.ts';
 import {
   type DestroyContext,
   type DestroyOptions,
@@ -96,6 +97,13 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
    * the `infrakit:vsphere:provider` debug namespace). The pending entry is dropped either way.
    */
   onBackgroundError?: (failure: BackgroundFailure) => void;
+  /**
+   * Answer describe from an inventory mirror per group folder (a PropertyCollector filter kept
+   * current from WaitForUpdatesEx, drained before each answer) instead of reading the whole folder
+   * each time; see docs/provider.md. Worth it on a long-lived provider (the plugin server turns it
+   * on); default off, or env `INFRAKIT_VSPHERE_DESCRIBE_MIRROR` (`1`/`0`).
+   */
+  describeMirror?: boolean | Pick<MirrorOptions, 'idleMs' | 'maxObjects'>;
   /** Environment for the VC* defaults (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Injected collaborators. */
@@ -129,6 +137,18 @@ function ownCopy(text: string): string {
 function propertyOf(object: ObjectContent, path: string): unknown {
   for (const property of object.propSet ?? []) if (property.name === path) return property.val;
   return undefined;
+}
+
+/** The mirrors describe uses, when the option (or the environment) turns them on. */
+function describeMirrors(
+  collector: PropertyCollector,
+  option: VSphereInstanceProviderOptions['describeMirror'],
+  env: NodeJS.ProcessEnv,
+): InventoryMirrors | undefined {
+  const fromEnv = env.INFRAKIT_VSPHERE_DESCRIBE_MIRROR;
+  const on = option ?? (fromEnv === undefined ? false : fromEnv === '1' || fromEnv === 'true');
+  if (!on) return undefined;
+  return new InventoryMirrors(collector, on === true ? {} : on);
 }
 
 /** A VM seen by describe: its name (for recovery) and its description, if it is an instance. */
@@ -274,6 +294,8 @@ export class VSphereInstanceProvider implements InstancePlugin {
   private readonly seenBaseFolders = new Set<string | undefined>();
   private readonly ownsClient: boolean;
   private readonly onBackgroundError: ((failure: BackgroundFailure) => void) | undefined;
+  /** Describe's group-folder mirrors, when on ({@link VSphereInstanceProviderOptions.describeMirror}). */
+  readonly mirrors: InventoryMirrors | undefined;
 
   constructor(options: VSphereInstanceProviderOptions = {}) {
     checkProviderOptions(options);
@@ -290,6 +312,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     this.isoBuilder = options.isoBuilder ?? new IsoVmBuilder(builderOptions);
     this.codec = options.annotationCodec ?? { encode: encodeAnnotation, decode: decodeAnnotation };
     this.datacenterName = options.datacenter ?? env.VCDATACENTER ?? undefined;
+    this.mirrors = describeMirrors(this.client.collector, options.describeMirror, env);
     this.baseFolder = options.folder;
     this.seenBaseFolders.add(this.baseFolder);
     const datastore = options.datastore ?? env.VCDATASTORE;
@@ -935,7 +958,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
     let self: ObjectProperties | undefined;
     let rows: ListedVm[];
     try {
-      rows = await this.client.collector.retrieveMapped(
+      rows = await (this.mirrors ?? this.client.collector).retrieveMapped(
         [
           {
             propSet: [
@@ -1146,6 +1169,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         unfinished.join(', '),
       );
     }
+    this.mirrors?.close();
     if (this.ownsClient) await this.client.close();
     return { unfinished };
   }
