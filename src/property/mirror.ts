@@ -93,6 +93,12 @@ export class PropertyMirror {
   readonly #versionPaths: Record<string, string>;
   readonly #stats: MirrorStats;
   readonly #objects = new Map<string, ObjectContent>();
+  /**
+   * Folders the spec lists the direct children of. vcsim sends nothing at all when an object is
+   * moved out of such a folder (no `leave`, no change of `parent` or `childEntity`), so each
+   * drain reads their `childEntity` too, at the same time, and forgets objects no longer there.
+   */
+  readonly #folders = new Map<string, ManagedObjectReference>();
   #state: State = 'building';
   #ref: ManagedObjectReference | undefined;
   #generation = 0;
@@ -114,13 +120,26 @@ export class PropertyMirror {
     this.#maxObjects = options.maxObjects ?? DEFAULT_MAX_OBJECTS;
     this.#versionPaths = options.versionPaths ?? { VirtualMachine: 'config.changeVersion' };
     this.#stats = options.stats;
+    for (const spec of specSet) {
+      for (const entry of spec.objectSet) {
+        const children = entry.selectSet?.some(
+          (s) =>
+            s._type === 'TraversalSpec' &&
+            (s as { type?: string }).type === 'Folder' &&
+            (s as { path?: string }).path === 'childEntity' &&
+            !(s as { selectSet?: unknown[] }).selectSet?.length,
+        );
+        if (children) this.#folders.set(key(entry.obj), entry.obj);
+      }
+    }
     // The version paths are watched along with what the caller reads.
     this.#specSet = specSet.map((spec) => ({
       ...spec,
       propSet: spec.propSet.map((p) => {
-        const extra = this.#versionPaths[p.type];
+        const extra = [this.#versionPaths[p.type]];
         const pathSet = p.pathSet ?? [];
-        return extra && !pathSet.includes(extra) ? { ...p, pathSet: [...pathSet, extra] } : p;
+        const missing = extra.filter((e): e is string => e !== undefined && !pathSet.includes(e));
+        return missing.length > 0 ? { ...p, pathSet: [...pathSet, ...missing] } : p;
       }),
     }));
     this.built = this.#build().catch((error: unknown) => this.#break('building it failed', error));
@@ -161,6 +180,11 @@ export class PropertyMirror {
     }
     this.#stats.mirrorReads += 1;
     return out;
+  }
+
+  /** @internal Objects held, as read would give them to `map` (tests). */
+  objects(): ObjectContent[] {
+    return [...this.#objects.values()];
   }
 
   /** Drops the mirror, destroying its collector (and with it the filter). */
@@ -218,6 +242,7 @@ export class PropertyMirror {
   /** Applies every pending update: WaitForUpdatesEx without waiting, truncated answers continued. */
   async #drain(): Promise<void> {
     const reread = new Map<string, ManagedObjectReference>();
+    let members: Promise<Map<string, ManagedObjectReference>> | undefined;
     for (let page = 0; ; page += 1) {
       if (this.#state === 'broken' || this.#state === 'closed')
         throw new MirrorBroken(`mirror ${this.#state}`);
@@ -227,11 +252,17 @@ export class PropertyMirror {
         throw new MirrorBroken('the session was renewed: the filter died with the old one');
       }
       this.#stats.polls += 1;
-      const updates = await this.#session.invoke<UpdateSet | undefined>('WaitForUpdatesEx', {
+      const polled = this.#session.invoke<UpdateSet | undefined>('WaitForUpdatesEx', {
         _this: ref,
         version: this.#version,
         options: { maxWaitSeconds: 0 },
       });
+      // Started with the first page: children moved out before the read began are not in it.
+      if (page === 0 && this.#folders.size > 0 && this.#state === 'ready') {
+        members = this.#members();
+        members.catch(() => undefined);
+      }
+      const updates = await polled;
       // A re-login during the call replays it on a collector the new session does not have.
       if (this.#generation !== this.#session.generation) {
         throw new MirrorBroken('the session was renewed during a drain');
@@ -247,6 +278,39 @@ export class PropertyMirror {
       if (!updates.truncated) break;
     }
     if (reread.size > 0) await this.#reread([...reread.values()]);
+    if (members) await this.#reconcile(await members);
+  }
+
+  /** The children of the folders the spec lists the children of, now. */
+  async #members(): Promise<Map<string, ManagedObjectReference>> {
+    const out = new Map<string, ManagedObjectReference>();
+    const found = await this.#collector.properties([...this.#folders.values()], ['childEntity']);
+    for (const folder of found) {
+      for (const child of (folder.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
+        out.set(key(child), child);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Forgets the objects moved out of the folders, and reads those moved back in (vcsim, which
+   * never sent their `leave`, does not send their `enter` either).
+   */
+  async #reconcile(members: Map<string, ManagedObjectReference>): Promise<void> {
+    for (const [id, object] of this.#objects) {
+      if (this.#folders.has(id) || object.obj.type === 'Folder') continue;
+      if (!members.has(id)) this.#objects.delete(id);
+    }
+    const read = new Set(this.#specSet.flatMap((s) => s.propSet.map((p) => p.type)));
+    const unknown = [...members].filter(
+      ([id, obj]) => !this.#objects.has(id) && read.has(obj.type) && obj.type !== 'Folder',
+    );
+    if (unknown.length > 0)
+      await this.#reread(
+        unknown.map(([, obj]) => obj),
+        true,
+      );
   }
 
   #apply(update: ObjectUpdate, reread: Map<string, ManagedObjectReference>): void {
@@ -257,9 +321,13 @@ export class PropertyMirror {
       return;
     }
     let object = this.#objects.get(id);
-    if (update.kind === 'enter' || !object) {
+    if (update.kind === 'enter') {
+      // vcsim sends every object again as `enter` when one joins: a replace.
       object = { obj: update.obj, propSet: [] };
       this.#objects.set(id, object);
+    } else if (!object) {
+      // A change of an object this mirror dropped as moved out (vcsim never sent its `leave`).
+      return;
     }
     object.propSet ??= [];
     const propSet = object.propSet;
@@ -278,7 +346,7 @@ export class PropertyMirror {
   }
 
   /** Reads changed objects again in one call: their changes may not all have been reported. */
-  async #reread(objs: ManagedObjectReference[]): Promise<void> {
+  async #reread(objs: ManagedObjectReference[], add = false): Promise<void> {
     this.#stats.rereads += objs.length;
     const byType = new Map<string, ManagedObjectReference[]>();
     for (const obj of objs) byType.set(obj.type, [...(byType.get(obj.type) ?? []), obj]);
@@ -305,12 +373,12 @@ export class PropertyMirror {
         }
         throw error;
       }
-      for (const obj of objs) await this.#reread([obj]);
+      for (const obj of objs) await this.#reread([obj], add);
       return;
     }
     for (const object of objects) {
       const props = toObjectProperties(object);
-      if (!this.#objects.has(key(object.obj))) continue;
+      if (!add && !this.#objects.has(key(object.obj))) continue;
       this.#objects.set(key(object.obj), {
         obj: object.obj,
         propSet: [...props.props].map(([name, val]) => ({ name, val })),
@@ -381,6 +449,11 @@ export class InventoryMirrors {
   /** The mirror of `specSet`, if one is held (tests, benchmarks). */
   mirrorOf(specSet: PropertyFilterSpec[]): PropertyMirror | undefined {
     return this.#mirrors.get(specKey(specSet))?.mirror;
+  }
+
+  /** Every mirror held now (tests, benchmarks). */
+  list(): PropertyMirror[] {
+    return [...this.#mirrors.values()].map((e) => e.mirror);
   }
 
   /** {@link PropertyCollector.retrieveMapped}, answered from a mirror when one is ready. */
