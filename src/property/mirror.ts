@@ -101,6 +101,7 @@ export class PropertyMirror {
   readonly #folders = new Map<string, ManagedObjectReference>();
   #state: State = 'building';
   #ref: ManagedObjectReference | undefined;
+  readonly #filters: ManagedObjectReference[] = [];
   #generation = 0;
   #version = '';
   /** The drain running now, and the one queued behind it (which later readers join). */
@@ -152,6 +153,11 @@ export class PropertyMirror {
   /** Objects held now. */
   get size(): number {
     return this.#objects.size;
+  }
+
+  /** Its filters in vCenter (tests). */
+  get filters(): readonly ManagedObjectReference[] {
+    return this.#filters;
   }
 
   /** The collector in vCenter, while there is one (tests). */
@@ -208,7 +214,13 @@ export class PropertyMirror {
       return;
     }
     for (const spec of this.#specSet) {
-      await this.#session.invoke('CreateFilter', { _this: ref, spec, partialUpdates: false });
+      this.#filters.push(
+        await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
+          _this: ref,
+          spec,
+          partialUpdates: false,
+        }),
+      );
     }
     // The initial state comes as `enter` updates, 100 objects a page on vCenter and vcsim.
     await this.#drain();
@@ -242,7 +254,7 @@ export class PropertyMirror {
   /** Applies every pending update: WaitForUpdatesEx without waiting, truncated answers continued. */
   async #drain(): Promise<void> {
     const reread = new Map<string, ManagedObjectReference>();
-    let members: Promise<Map<string, ManagedObjectReference>> | undefined;
+    let checked: Promise<Map<string, ManagedObjectReference>> | undefined;
     for (let page = 0; ; page += 1) {
       if (this.#state === 'broken' || this.#state === 'closed')
         throw new MirrorBroken(`mirror ${this.#state}`);
@@ -258,9 +270,9 @@ export class PropertyMirror {
         options: { maxWaitSeconds: 0 },
       });
       // Started with the first page: children moved out before the read began are not in it.
-      if (page === 0 && this.#folders.size > 0 && this.#state === 'ready') {
-        members = this.#members();
-        members.catch(() => undefined);
+      if (page === 0 && this.#state === 'ready') {
+        checked = this.#check(ref);
+        checked.catch(() => undefined);
       }
       const updates = await polled;
       // A re-login during the call replays it on a collector the new session does not have.
@@ -278,19 +290,41 @@ export class PropertyMirror {
       if (!updates.truncated) break;
     }
     if (reread.size > 0) await this.#reread([...reread.values()]);
-    if (members) await this.#reconcile(await members);
+    if (checked) {
+      const members = await checked;
+      if (this.#folders.size > 0) await this.#reconcile(members);
+    }
   }
 
-  /** The children of the folders the spec lists the children of, now. */
-  async #members(): Promise<Map<string, ManagedObjectReference>> {
-    const out = new Map<string, ManagedObjectReference>();
-    const found = await this.#collector.properties([...this.#folders.values()], ['childEntity']);
-    for (const folder of found) {
-      for (const child of (folder.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
-        out.set(key(child), child);
+  /**
+   * Read alongside the first page of a drain: the children of the folders the spec lists the
+   * children of, and the collector's filters. A filter destroyed behind the mirror's back would
+   * otherwise only show as silence, which looks like nothing changed.
+   */
+  async #check(ref: ManagedObjectReference): Promise<Map<string, ManagedObjectReference>> {
+    const members = new Map<string, ManagedObjectReference>();
+    const found = await this.#collector.retrieve([
+      {
+        propSet: [
+          { type: 'Folder', pathSet: ['childEntity'] },
+          { type: 'PropertyCollector', pathSet: ['filter'] },
+        ],
+        objectSet: [...this.#folders.values(), ref].map((obj) => ({ obj, skip: false })),
+      },
+    ]);
+    let filters: ManagedObjectReference[] | undefined;
+    for (const object of found) {
+      if (object.obj.equals(ref)) {
+        filters = (object.props.get('filter') as ManagedObjectReference[] | undefined) ?? [];
+        continue;
+      }
+      for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
+        members.set(key(child), child);
       }
     }
-    return out;
+    const missing = this.#filters.filter((f) => !filters?.some((g) => g.equals(f)));
+    if (missing.length > 0) throw new MirrorBroken(`filter ${missing[0]!.value} is gone`);
+    return members;
   }
 
   /**

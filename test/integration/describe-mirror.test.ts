@@ -7,11 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type {
-  InstanceDescription,
+import {
+  type InstanceDescription,
+  InventoryMirrors,
   ManagedObjectReference,
-  VSphereInstanceProvider,
+  type VSphereInstanceProvider,
 } from '../../src/index.ts';
+import type { ObjectContent } from '../../src/vim25/types.ts';
 import { cloneProps, groupTags, type Rig, sleep, startRig } from '../reliability/harness.ts';
 
 let rig: Rig;
@@ -180,6 +182,33 @@ describe('describe from an inventory mirror', () => {
     await same();
   });
 
+  it('a filter destroyed from outside: noticed at the next describe (not taken for silence), a counted fallback', async () => {
+    await mirrorReady();
+    const before = stats();
+    const mirror = mirrored.mirrors!.list().find((m) => m.state === 'ready')!;
+    await mirrored.client.session.invoke('DestroyPropertyFilter', { _this: mirror.filters[0] });
+    await plain.label((await plain.describe(tags))[0]!.ID, { after: 'filter-gone' });
+    const answer = await same();
+    assert.ok(answer.some((d) => d.Tags.after === 'filter-gone'));
+    assert.equal(stats().fallbacks, before.fallbacks + 1);
+    assert.equal(mirror.state, 'closed');
+    await waitForRebuild(before.builds);
+  });
+
+  it('a mirror that grows past its bound is dropped: full reads, counted', async () => {
+    const small = rig.provider({ describeMirror: { maxObjects: 2 } });
+    await small.describe(tags);
+    for (let i = 0; i < 100 && small.mirrors!.size > 0 && small.mirrors!.list()[0]!.state === 'building'; i++)
+      await sleep(20);
+    const answer = sorted(await small.describe(tags));
+    assert.deepEqual(answer, sorted(await plain.describe(tags)));
+    assert.ok(answer.length > 1);
+    assert.equal(small.mirrors!.stats.builds, 0, 'never built');
+    assert.equal(small.mirrors!.stats.mirrorReads, 0);
+    assert.ok(small.mirrors!.stats.fallbacks >= 1, 'counted');
+    await small.close();
+  });
+
   it('vCenter restarted: the answer equals a full read and the mirror comes back', async () => {
     await mirrorReady();
     const before = stats();
@@ -222,6 +251,65 @@ describe('describe from an inventory mirror', () => {
     await quick.close();
     assert.equal(again.state, 'closed');
     assert.equal(quick.mirrors!.size, 0);
+  });
+
+  it('truncated answers: an initial read of many pages and a drain of many pages give what a full read gives', async () => {
+    await rig.sim.createVms(120, { prefix: 'bulk' });
+    const content = await rig.admin.session.serviceContent();
+    const [dc] = await rig.admin.collector.find(content.rootFolder, 'Datacenter', ['vmFolder']);
+    const vmFolder = dc!.props.get('vmFolder') as ManagedObjectReference;
+    const spec = [
+      {
+        propSet: [
+          { type: 'Folder', pathSet: ['name'] },
+          { type: 'VirtualMachine', pathSet: ['name', 'runtime.powerState'] },
+        ],
+        objectSet: [
+          {
+            obj: vmFolder,
+            skip: false,
+            selectSet: [
+              { _type: 'TraversalSpec', name: 'c', type: 'Folder', path: 'childEntity', skip: false },
+            ],
+          },
+        ],
+      },
+    ];
+    // vcsim collects the whole filter again for every queued update: a drain after a burst of
+    // changes takes seconds here (not on vCenter), longer than the rig's 10 s call timeout.
+    const c = rig.provider({ timeoutMs: 120_000 }).client;
+    const mirrors = new InventoryMirrors(c.collector);
+    const names = (o: ObjectContent) =>
+      `${o.obj.value}=${o.propSet?.find((p) => p.name === 'name')?.val}/${o.propSet?.find((p) => p.name === 'runtime.powerState')?.val}`;
+    const full = async () => (await c.collector.retrieveMapped(spec, names)).sort();
+    await mirrors.retrieveMapped(spec, names);
+    const mirror = mirrors.mirrorOf(spec)!;
+    await mirror.built;
+    assert.equal(mirror.state, 'ready');
+    assert.ok(mirrors.stats.polls >= 2, `${mirrors.stats.polls} pages`);
+    assert.deepEqual((await mirrors.retrieveMapped(spec, names)).sort(), await full());
+    // 20 renames, then 105 new VMs: vcsim sends every object again as `enter` when one joins,
+    // so the drain is many pages.
+    const bulk = (await rig.sim.listVms()).filter((vm) => vm.name.startsWith('bulk-')).slice(0, 20);
+    await Promise.all(
+      bulk.map((vm) =>
+        task('Rename_Task', {
+          _this: new ManagedObjectReference('VirtualMachine', vm.moref),
+          newName: `${vm.name}-r`,
+        }),
+      ),
+    );
+    assert.deepEqual((await mirrors.retrieveMapped(spec, names)).sort(), await full());
+    assert.equal(mirror.state, 'ready', 'the renames were drained, not fallen back from');
+    await rig.sim.createVms(105, { prefix: 'more' });
+    const polls = mirrors.stats.polls;
+    const after = (await mirrors.retrieveMapped(spec, names)).sort();
+    assert.ok(mirrors.stats.polls - polls >= 2, `${mirrors.stats.polls - polls} pages`);
+    assert.deepEqual(after, await full());
+    assert.equal(after.filter((n) => n.includes('-r/')).length, 20);
+    assert.equal(after.filter((n) => n.includes('=more-')).length, 105);
+    assert.equal(mirrors.stats.fallbacks, 0);
+    mirrors.close();
   });
 
   it('the mirror is off unless asked (or the environment says so)', () => {
