@@ -20,7 +20,7 @@ import {
   startPeer,
 } from '../lib/context.ts';
 import { prepareGroup } from '../lib/groups.ts';
-import type { LineProcess } from '../lib/line-process.ts';
+import type { Answer, LineProcess } from '../lib/line-process.ts';
 import { RawSoap } from '../lib/raw-soap.ts';
 import { addRatio, addSeries, addTarget, type MeasureResult, newResult } from '../lib/report.ts';
 import { fmt, median } from '../lib/stats.ts';
@@ -44,6 +44,7 @@ export async function runReadMeasures(ctx: BenchContext, only: Set<string>): Pro
   if (only.has('P2')) sizes.add(config.p2Size);
   if (only.has('P4')) sizes.add(config.p4Vms);
   if (only.has('P5')) sizes.add(config.p5Size);
+  if (only.has('P8')) for (const n of config.p8Sizes) sizes.add(n);
   if (sizes.size === 0) return [];
 
   ctx.log(`reads: starting vcsim and building groups of ${[...sizes].join(', ')} VMs`);
@@ -67,6 +68,7 @@ export async function runReadMeasures(ctx: BenchContext, only: Set<string>): Pro
     if (only.has('P2')) results.push(await p2(ctx, ours, peer!));
     if (only.has('P4')) results.push(await p4(ctx, sim, ours));
     if (only.has('P5')) results.push(await p5(ctx, sim, peer));
+    if (only.has('P8')) results.push(await p8(ctx, sim, ours));
   } finally {
     await ours?.stop();
     await peer?.stop();
@@ -281,6 +283,109 @@ async function p5(ctx: BenchContext, sim: Vcsim, peer: LineProcess | undefined):
     );
     result.notes.push(
       'children/describe-rss.mjs on the built package; ru_maxrss from process.resourceUsage(); Node defaults (no heap flags).',
+    );
+  });
+  return result;
+}
+
+/**
+ * P8: describe answered from the inventory mirror (a second worker with the mirror on) against the
+ * full read (the worker with it off): cold, warm with nothing changed, warm after one VM was
+ * re-labelled by another client; time and response bytes.
+ */
+async function p8(ctx: BenchContext, sim: Vcsim, ours: LineProcess): Promise<MeasureResult> {
+  const result = newResult('P8', 'describe from the inventory mirror vs a full read');
+  await timed(result, async () => {
+    for (const n of ctx.config.p8Sizes) {
+      const group = groupName(n);
+      const mirrored = await startOurs(ctx, sim, 'mirrored', {
+        ...process.env,
+        INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1',
+      });
+      try {
+        const check = (answer: Answer, who: string) => {
+          if (num(answer, 'count') !== n) throw new Error(`${who} described ${String(answer.count)} of ${n}`);
+          return answer;
+        };
+        const cold = check(await mirrored.ask({ op: 'describe', group }), 'cold');
+        const built = await mirrored.ask({ op: 'mirrorReady' });
+        if (!(built.states as string[]).every((s) => s === 'ready'))
+          throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
+        await ours.ask({ op: 'describe', group });
+        const full = { ms: [] as number[], bytes: [] as number[] };
+        const idle = { ms: [] as number[], bytes: [] as number[] };
+        const changed = { ms: [] as number[], bytes: [] as number[] };
+        let last: Answer | undefined;
+        for (let i = 0; i < ctx.config.reps; i++) {
+          const a = check(await ours.ask({ op: 'describe', group }), 'full read');
+          full.ms.push(num(a, 'ms'));
+          full.bytes.push(num(a, 'bytes'));
+          const b = check(await mirrored.ask({ op: 'describe', group }), 'mirror');
+          idle.ms.push(num(b, 'ms'));
+          idle.bytes.push(num(b, 'bytes'));
+          await mirrored.ask({ op: 'touch', group });
+          last = check(await mirrored.ask({ op: 'describe', group }), 'mirror after a change');
+          changed.ms.push(num(last, 'ms'));
+          changed.bytes.push(num(last, 'bytes'));
+        }
+        const stats = (last?.mirror ?? {}) as Record<string, number>;
+        if (stats.fallbacks) throw new Error(`${stats.fallbacks} fallback(s) to a full read during P8`);
+        addSeries(result, `N=${n}: full read (mirror off)`, 'ms', full.ms);
+        addSeries(
+          result,
+          `N=${n}: full read bytes`,
+          'KB',
+          full.bytes.map((x) => x / 1024),
+        );
+        addSeries(result, `N=${n}: cold describe, mirror on (full read, mirror built after)`, 'ms', [
+          num(cold, 'ms'),
+        ]);
+        addSeries(result, `N=${n}: mirror build (initial read in pages, in the background)`, 'ms', [
+          num(built, 'ms'),
+        ]);
+        const idleMs = addSeries(result, `N=${n}: mirror, nothing changed`, 'ms', idle.ms);
+        addSeries(
+          result,
+          `N=${n}: mirror, nothing changed, bytes`,
+          'KB',
+          idle.bytes.map((x) => x / 1024),
+        );
+        addSeries(result, `N=${n}: mirror, one VM changed`, 'ms', changed.ms);
+        const changedBytes = addSeries(
+          result,
+          `N=${n}: mirror, one VM changed, bytes`,
+          'KB',
+          changed.bytes.map((x) => x / 1024),
+        );
+        const vsFull = addRatio(
+          result,
+          `N=${n}: mirror nothing changed / full read (time)`,
+          idle.ms,
+          full.ms,
+        );
+        addRatio(result, `N=${n}: mirror one changed / full read (time)`, changed.ms, full.ms);
+        const bytesRatio = changedBytes.median / (median(full.bytes) / 1024);
+        const at10k = n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`;
+        addTarget(
+          result,
+          'nothing changed: time ≤ 1/10 of the full read',
+          n === 10_000 ? vsFull <= 0.1 : undefined,
+          `${fmt(vsFull)}× (${fmt(idleMs.median)} ms)`,
+          at10k,
+        );
+        addTarget(
+          result,
+          'one VM changed: bytes ≤ 1/100 of the full read',
+          n === 10_000 ? bytesRatio <= 0.01 : undefined,
+          `${fmt(bytesRatio)}×`,
+          at10k,
+        );
+      } finally {
+        await mirrored.stop();
+      }
+    }
+    result.notes.push(
+      "A mirrored describe is one WaitForUpdatesEx (maxWaitSeconds 0) plus, at the same time, one read of the group folder's childEntity (vcsim reports nothing when a VM is moved out) and of the collector's filters; a changed annotation is read again (one RetrievePropertiesEx). vcsim collects the whole filter again for every queued update, so after a change the time is vcsim's, not the design's; the govmomi mirror peer that would be the fair bar is not built yet.",
     );
   });
   return result;
