@@ -18,6 +18,7 @@
  */
 
 import { logger } from '../log.ts';
+import { integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
 import type { Session } from '../session/session.ts';
 import { type ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
 import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
@@ -61,6 +62,14 @@ export interface MirrorOptions {
   versionPaths?: Record<string, string>;
   /** Counters to add to. */
   stats?: MirrorStats;
+}
+
+/** Checks a `describeMirror`-style option: a boolean, or `{ idleMs, maxObjects }`. */
+export function checkMirrorOption(value: unknown, field: string): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  const given = objectOption(value, field)!;
+  integerOption(given.idleMs, `${field}.idleMs`, { min: 1, max: MAX_TIMER_MS, unit: 'ms' });
+  integerOption(given.maxObjects, `${field}.maxObjects`, { min: 1 });
 }
 
 export function newMirrorStats(): MirrorStats {

@@ -19,7 +19,7 @@ import {
   stringOption,
 } from '../options.ts';
 import { type ObjectProperties, type PropertyCollector, toObjectProperties } from '../property/collector.ts';
-import { InventoryMirrors, type MirrorOptions } from '../property/mirror.ts';
+import { checkMirrorOption, InventoryMirrors, type MirrorOptions } from '../property/mirror.ts';
 import {
   type DestroyContext,
   type DestroyOptions,
@@ -259,6 +259,7 @@ function checkProviderOptions(options: VSphereInstanceProviderOptions): void {
     () => integerOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', { max: MAX_TIMER_MS, unit: 'ms' }),
     () => functionOption(options.onBackgroundError, 'onBackgroundError'),
     () => objectOption(options.env, 'env'),
+    () => checkMirrorOption(options.describeMirror, 'describeMirror'),
   ]);
 }
 

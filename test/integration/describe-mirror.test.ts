@@ -11,6 +11,7 @@ import {
   type InstanceDescription,
   InventoryMirrors,
   ManagedObjectReference,
+  ValidationError,
   type VSphereInstanceProvider,
 } from '../../src/index.ts';
 import type { ObjectContent } from '../../src/vim25/types.ts';
@@ -317,6 +318,10 @@ describe('describe from an inventory mirror', () => {
     const fromEnv = rig.provider({ env: { INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1' } });
     assert.ok(fromEnv.mirrors);
     assert.equal(rig.provider({ env: {} }).mirrors, undefined);
+    assert.throws(
+      () => rig.provider({ describeMirror: { idleMs: -1 } }),
+      (e: unknown) => e instanceof ValidationError && /describeMirror\.idleMs/.test(e.message),
+    );
   });
 });
 
