@@ -18,7 +18,7 @@
  */
 
 import { logger } from '../log.ts';
-import { integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
+import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
 import type { Session } from '../session/session.ts';
 import { type ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
 import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
@@ -60,6 +60,14 @@ export interface MirrorOptions {
    * Default: `{ VirtualMachine: 'config.changeVersion' }`.
    */
   versionPaths?: Record<string, string>;
+  /**
+   * Read the `childEntity` of the folders the spec lists the children of with every drain, and
+   * forget the objects no longer in them (default true). vcsim sends nothing when an object is
+   * moved out of such a folder; vCenter sends `leave` (the object no longer satisfies the
+   * filter), so there the check only costs bytes (about 77 bytes a child). Turning it off on
+   * vcsim leaves VMs moved out of the folder listed.
+   */
+  checkMembership?: boolean;
   /** Counters to add to. */
   stats?: MirrorStats;
 }
@@ -70,6 +78,7 @@ export function checkMirrorOption(value: unknown, field: string): void {
   const given = objectOption(value, field)!;
   integerOption(given.idleMs, `${field}.idleMs`, { min: 1, max: MAX_TIMER_MS, unit: 'ms' });
   integerOption(given.maxObjects, `${field}.maxObjects`, { min: 1 });
+  booleanOption(given.checkMembership, `${field}.checkMembership`);
 }
 
 export function newMirrorStats(): MirrorStats {
@@ -99,6 +108,7 @@ export class PropertyMirror {
   readonly #collector: PropertyCollector;
   readonly #specSet: PropertyFilterSpec[];
   readonly #maxObjects: number;
+  readonly #checkMembership: boolean;
   readonly #versionPaths: Record<string, string>;
   readonly #stats: MirrorStats;
   readonly #objects = new Map<string, ObjectContent>();
@@ -128,6 +138,7 @@ export class PropertyMirror {
     this.#session = session;
     this.#collector = collector;
     this.#maxObjects = options.maxObjects ?? DEFAULT_MAX_OBJECTS;
+    this.#checkMembership = options.checkMembership ?? true;
     this.#versionPaths = options.versionPaths ?? { VirtualMachine: 'config.changeVersion' };
     this.#stats = options.stats;
     for (const spec of specSet) {
@@ -139,7 +150,7 @@ export class PropertyMirror {
             (s as { path?: string }).path === 'childEntity' &&
             !(s as { selectSet?: unknown[] }).selectSet?.length,
         );
-        if (children) this.#folders.set(key(entry.obj), entry.obj);
+        if (children && this.#checkMembership) this.#folders.set(key(entry.obj), entry.obj);
       }
     }
     // The version paths are watched along with what the caller reads.

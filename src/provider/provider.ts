@@ -103,7 +103,7 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
    * each time; see docs/provider.md. Worth it on a long-lived provider (the plugin server turns it
    * on); default off, or env `INFRAKIT_VSPHERE_DESCRIBE_MIRROR` (`1`/`0`).
    */
-  describeMirror?: boolean | Pick<MirrorOptions, 'idleMs' | 'maxObjects'>;
+  describeMirror?: boolean | Pick<MirrorOptions, 'idleMs' | 'maxObjects' | 'checkMembership'>;
   /** Environment for the VC* defaults (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Injected collaborators. */
