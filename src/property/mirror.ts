@@ -391,9 +391,9 @@ export class PropertyMirror {
       if (change.op === 'remove' || change.op === 'indirectRemove' || change.val === undefined) {
         if (at >= 0) propSet.splice(at, 1);
       } else if (at >= 0) {
-        propSet[at] = { name: change.name, val: change.val };
+        propSet[at] = { name: change.name, val: detach(change.val) };
       } else {
-        propSet.push({ name: change.name, val: change.val });
+        propSet.push({ name: change.name, val: detach(change.val) });
       }
       if (update.kind === 'modify' && change.name === versionPath) reread.set(id, update.obj);
     }
@@ -435,7 +435,7 @@ export class PropertyMirror {
       if (!add && !this.#objects.has(key(object.obj))) continue;
       this.#objects.set(key(object.obj), {
         obj: object.obj,
-        propSet: [...props.props].map(([name, val]) => ({ name, val })),
+        propSet: [...props.props].map(([name, val]) => ({ name, val: detach(val) })),
       });
     }
   }
@@ -589,6 +589,24 @@ export class InventoryMirrors {
       this.#forget(id, entry);
     }
   }
+}
+
+/**
+ * `value` with its strings copied, in place for plain objects and arrays. A string decoded from
+ * an answer can be a view into that answer's text (V8 keeps long slices as views), and a mirror
+ * keeps its values for hours: one kept annotation would keep its whole page of XML alive.
+ */
+function detach<T>(value: T): T {
+  if (typeof value === 'string') return (value.length < 13 ? value : ` ${value}`.slice(1)) as T;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = detach(value[i]);
+    return value;
+  }
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    for (const k of Object.keys(record)) record[k] = detach(record[k]);
+  }
+  return value;
 }
 
 /** The identity of a filter spec: the same objects, traversal and paths. */
