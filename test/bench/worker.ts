@@ -207,6 +207,17 @@ async function serve(req: Request): Promise<Answer> {
       await changer.label(id, { 'bench.touch': String(touches) });
       return { id };
     }
+    case 'heap': {
+      // With --expose-gc: what is still referenced, not what awaits collection.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      return {
+        heapUsed: process.memoryUsage().heapUsed,
+        rss: process.memoryUsage().rss,
+        collected: gc !== undefined,
+      };
+    }
     case 'mirrorReady': {
       const started = performance.now();
       const list = () => provider.mirrors?.list() ?? [];

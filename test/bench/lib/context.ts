@@ -99,10 +99,11 @@ export async function startOurs(
   sim: Vcsim,
   name = 'ours',
   env?: NodeJS.ProcessEnv,
+  extraFlags: string[] = [],
 ): Promise<LineProcess> {
   // BENCH_WORKER_FLAGS passes node flags to the library worker, e.g. to profile it:
   // BENCH_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=.cache/bench/prof" node test/bench/run.ts --only P2
-  const flags = (process.env.BENCH_WORKER_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const flags = [...(process.env.BENCH_WORKER_FLAGS ?? '').split(/\s+/).filter(Boolean), ...extraFlags];
   const { proc } = await LineProcess.start(
     name,
     process.execPath,

@@ -305,18 +305,27 @@ async function p8(ctx: BenchContext, sim: Vcsim, ours: LineProcess): Promise<Mea
       // Without the membership check (the folder's children read with each drain, because vcsim
       // sends no `leave` for a VM moved out): what the design costs on a server that sends `leave`.
       const tag = membership ? `N=${n}` : `N=${n}, no membership check`;
-      const mirrored = await startOurs(ctx, sim, 'mirrored', {
-        ...process.env,
-        INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1',
-        BENCH_MIRROR_CHECK: membership ? '1' : '0',
-      });
+      const mirrored = await startOurs(
+        ctx,
+        sim,
+        'mirrored',
+        {
+          ...process.env,
+          INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1',
+          BENCH_MIRROR_CHECK: membership ? '1' : '0',
+        },
+        ['--expose-gc'],
+      );
       try {
         const check = (answer: Answer, who: string) => {
           if (num(answer, 'count') !== n) throw new Error(`${who} described ${String(answer.count)} of ${n}`);
           return answer;
         };
+        const heapBefore = num(await mirrored.ask({ op: 'heap' }), 'heapUsed');
         const cold = check(await mirrored.ask({ op: 'describe', group }), 'cold');
         const built = await mirrored.ask({ op: 'mirrorReady' });
+        // The mirror and the provider's caches (folders, datacenters), after a collection.
+        const heapAfter = num(await mirrored.ask({ op: 'heap' }), 'heapUsed');
         if (!(built.states as string[]).every((s) => s === 'ready'))
           throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
         await ours.ask({ op: 'describe', group });
@@ -351,6 +360,7 @@ async function p8(ctx: BenchContext, sim: Vcsim, ours: LineProcess): Promise<Mea
         addSeries(result, `${tag}: mirror build (initial read in pages, in the background)`, 'ms', [
           num(built, 'ms'),
         ]);
+        addSeries(result, `${tag}: heap held by the mirror, per VM`, 'B', [(heapAfter - heapBefore) / n]);
         const idleMs = addSeries(result, `${tag}: mirror, nothing changed`, 'ms', idle.ms);
         addSeries(
           result,
