@@ -112,6 +112,8 @@ export class PropertyMirror {
   readonly #versionPaths: Record<string, string>;
   readonly #stats: MirrorStats;
   readonly #objects = new Map<string, ObjectContent>();
+  /** `type:path` the mirror added to the caller's spec (the version paths). */
+  readonly #ownPaths = new Set<string>();
   /**
    * Folders the spec lists the direct children of. vcsim sends nothing at all when an object is
    * moved out of such a folder (no `leave`, no change of `parent` or `childEntity`), so each
@@ -160,6 +162,7 @@ export class PropertyMirror {
         const extra = [this.#versionPaths[p.type]];
         const pathSet = p.pathSet ?? [];
         const missing = extra.filter((e): e is string => e !== undefined && !pathSet.includes(e));
+        for (const path of missing) this.#ownPaths.add(`${p.type}:${path}`);
         return missing.length > 0 ? { ...p, pathSet: [...pathSet, ...missing] } : p;
       }),
     }));
@@ -387,6 +390,9 @@ export class PropertyMirror {
     const propSet = object.propSet;
     const versionPath = this.#versionPaths[update.obj.type];
     for (const change of update.changeSet ?? []) {
+      if (update.kind === 'modify' && change.name === versionPath) reread.set(id, update.obj);
+      // Watched for the mirror's own sake: not kept (memory), not given to the caller.
+      if (this.#ownPaths.has(`${update.obj.type}:${change.name}`)) continue;
       const at = propSet.findIndex((p) => p.name === change.name);
       if (change.op === 'remove' || change.op === 'indirectRemove' || change.val === undefined) {
         if (at >= 0) propSet.splice(at, 1);
@@ -395,7 +401,6 @@ export class PropertyMirror {
       } else {
         propSet.push({ name: change.name, val: detach(change.val) });
       }
-      if (update.kind === 'modify' && change.name === versionPath) reread.set(id, update.obj);
     }
   }
 
@@ -435,7 +440,9 @@ export class PropertyMirror {
       if (!add && !this.#objects.has(key(object.obj))) continue;
       this.#objects.set(key(object.obj), {
         obj: object.obj,
-        propSet: [...props.props].map(([name, val]) => ({ name, val: detach(val) })),
+        propSet: [...props.props]
+          .filter(([name]) => !this.#ownPaths.has(`${object.obj.type}:${name}`))
+          .map(([name, val]) => ({ name, val: detach(val) })),
       });
     }
   }
