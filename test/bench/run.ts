@@ -126,15 +126,17 @@ machine.vcsim = `govmomi simulator ${pinnedGovmomiVersion()} (test/vcsim/launche
 log(`${flags.quick ? 'quick' : 'full'} run of ${[...only].join(', ')}`);
 
 const results: MeasureResult[] = [];
-const needsPeer = only.has('P2') || only.has('P3') || only.has('P7');
+const needsPeer = only.has('P2') || only.has('P3') || only.has('P7') || only.has('P8');
 const peerError = needsPeer ? buildPeer() : undefined;
 if (peerError) log(peerError);
 
 try {
   const reads = ['P1', 'P2', 'P4', 'P5', 'P8'].filter((id) => only.has(id));
   if (reads.length > 0) {
-    const readOnly = new Set(reads.filter((id) => !(peerError && id === 'P2')));
-    if (peerError && only.has('P2')) results.push(...failed(['P2'], new Error(peerError)));
+    const readOnly = new Set(reads.filter((id) => !(peerError && (id === 'P2' || id === 'P8'))));
+    for (const id of ['P2', 'P8']) {
+      if (peerError && only.has(id)) results.push(...failed([id], new Error(peerError)));
+    }
     try {
       results.push(...(await runReadMeasures(ctx, readOnly)));
     } catch (error) {
