@@ -10,6 +10,14 @@ export { VSphereClient, type VSphereClientOptions } from './client.ts';
 export { VSphereError, type VSphereErrorCode } from './errors.ts';
 export { type ObjectProperties, PropertyCollector, type RetrieveOptions } from './property/collector.ts';
 export {
+  InventoryMirrors,
+  type MirrorOptions,
+  type MirrorState,
+  type MirrorStats,
+  newMirrorStats,
+  PropertyMirror,
+} from './property/mirror.ts';
+export {
   ObservedProperties,
   type PropertyWaitOptions,
   type WaitCheck,

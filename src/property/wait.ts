@@ -123,8 +123,8 @@ export interface WaitCollectorOptions {
  */
 export const MAX_FAILURES = 6;
 
-/** Exponential backoff with full jitter, so waits that failed together do not retry together. */
-function backoffMs(attempt: number, baseMs = 200, capMs = 5000): number {
+/** @internal Exponential backoff with full jitter, so waits that failed together do not retry together. */
+export function backoffMs(attempt: number, baseMs = 200, capMs = 5000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
@@ -628,8 +628,8 @@ export function waitForProperties<T>(
   return collector.wait(targets, check, options);
 }
 
-/** The collector a call was made on no longer exists (or no longer knows our version). */
-function isLostCollector(error: unknown): boolean {
+/** @internal The collector a call was made on no longer exists (or no longer knows our version). */
+export function isLostCollector(error: unknown): boolean {
   return (
     error instanceof VimFault && (error.is('ManagedObjectNotFound') || error.is('InvalidCollectorVersion'))
   );

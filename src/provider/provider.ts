@@ -28,7 +28,12 @@ import {
 } from '../spi/instance.ts';
 import { IsoVmBuilder, TemplateCloner } from '../vsphere/build.ts';
 import { NotFoundError } from '../vsphere/errors.ts';
-import { Inventory } from '../vsphere/finder.ts';
+import {
+  checkMirrorOption,
+  Inventory,
+  type InventoryMirrors,
+  type MirrorOptions,
+} from '../vsphere/finder.ts';
 import { GroupFolders } from '../vsphere/folders.ts';
 import { type SizedStream, type UploadOptions, uploadToDatastore } from '../vsphere/upload.ts';
 import { VmOps } from '../vsphere/vm-ops.ts';
@@ -80,6 +85,13 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
    * the `infrakit:vsphere:provider` debug namespace). The pending entry is dropped either way.
    */
   onBackgroundError?: (failure: BackgroundFailure) => void;
+  /**
+   * Answer describe from an inventory mirror per group folder (a PropertyCollector filter kept
+   * current from WaitForUpdatesEx, drained before each answer) instead of reading the whole folder
+   * each time; see docs/provider.md. Worth it on a long-lived provider (the plugin server turns it
+   * on); default off, or env `INFRAKIT_VSPHERE_DESCRIBE_MIRROR` (`1`/`0`).
+   */
+  describeMirror?: boolean | Pick<MirrorOptions, 'idleMs' | 'maxObjects' | 'checkMembership'>;
   /** Environment for the VC* defaults (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Injected collaborators. */
@@ -105,6 +117,7 @@ function checkProviderOptions(options: VSphereInstanceProviderOptions): void {
     () => integerOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', { max: MAX_TIMER_MS, unit: 'ms' }),
     () => functionOption(options.onBackgroundError, 'onBackgroundError'),
     () => objectOption(options.env, 'env'),
+    () => checkMirrorOption(options.describeMirror, 'describeMirror'),
   ]);
 }
 
@@ -120,6 +133,8 @@ export class VSphereInstanceProvider implements InstancePlugin {
   readonly vmOps: VmOps;
   private readonly state: ProviderState;
   private readonly ownsClient: boolean;
+  /** Describe's group-folder mirrors, when on ({@link VSphereInstanceProviderOptions.describeMirror}). */
+  readonly mirrors: InventoryMirrors | undefined;
 
   constructor(options: VSphereInstanceProviderOptions = {}) {
     checkProviderOptions(options);
@@ -131,6 +146,9 @@ export class VSphereInstanceProvider implements InstancePlugin {
     this.folders =
       options.folders ?? new GroupFolders({ session: this.client.session, inventory: this.inventory });
     this.vmOps = options.vmOps ?? new VmOps(this.client);
+    const fromEnv = env.INFRAKIT_VSPHERE_DESCRIBE_MIRROR;
+    const mirror = options.describeMirror ?? (fromEnv === '1' || fromEnv === 'true');
+    this.mirrors = mirror ? this.inventory.useMirrors(mirror === true ? {} : mirror) : undefined;
     const builderOptions = { client: this.client, inventory: this.inventory, vmOps: this.vmOps };
     const datacenterName = options.datacenter ?? env.VCDATACENTER ?? undefined;
     const datastore = options.datastore ?? env.VCDATASTORE;
@@ -256,6 +274,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         unfinished.join(', '),
       );
     }
+    if (this.mirrors) this.inventory.closeMirrors();
     if (this.ownsClient) await this.client.close();
     return { unfinished };
   }

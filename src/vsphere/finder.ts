@@ -6,6 +6,11 @@
 import { ValidationError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { type ObjectProperties, type PropertyCollector, toObjectProperties } from '../property/collector.ts';
+import { InventoryMirrors, type MirrorOptions } from '../property/mirror.ts';
+
+// What the provider needs of the mirrors comes through the object layer.
+export { checkMirrorOption, type InventoryMirrors, type MirrorOptions } from '../property/mirror.ts';
+
 import type { Session } from '../session/session.ts';
 import { answerMayBeLost } from '../transport/errors.ts';
 import { ManagedObjectReference, VimFault } from '../vim25/index.ts';
@@ -103,10 +108,35 @@ export class Inventory {
   private readonly perDatacenter = new Map<string, Promise<unknown>>();
   private readonly folderCreations = new Map<string, Promise<ManagedObjectReference>>();
   private readonly loadedAt = new Map<string, number>();
+  #mirrors: InventoryMirrors | undefined;
 
   constructor(options: InventoryOptions) {
     this.session = options.session;
     this.collector = options.collector;
+  }
+
+  /**
+   * From now on, {@link Inventory.vmsInFolder} answers from a mirror of each folder it reads,
+   * kept current from WaitForUpdatesEx and drained before each answer (see docs/provider.md);
+   * for a long-lived user that reads the same folders again and again. Returns the mirrors (for
+   * their stats); a second call returns the same ones.
+   */
+  useMirrors(
+    options: Pick<MirrorOptions, 'idleMs' | 'maxObjects' | 'checkMembership'> = {},
+  ): InventoryMirrors {
+    this.#mirrors ??= new InventoryMirrors(this.collector, options);
+    return this.#mirrors;
+  }
+
+  /** The mirrors {@link Inventory.useMirrors} made, if any. */
+  get mirrors(): InventoryMirrors | undefined {
+    return this.#mirrors;
+  }
+
+  /** Drops every mirror (their collectors are destroyed); reads go to vCenter again. */
+  closeMirrors(): void {
+    this.#mirrors?.close();
+    this.#mirrors = undefined;
   }
 
   /** Drops every cached answer (called on re-login; callers may call it after a NotFound). */
@@ -511,7 +541,7 @@ export class Inventory {
     let self: ObjectProperties | undefined;
     let rows: T[];
     try {
-      rows = await this.collector.retrieveMapped(
+      rows = await (this.#mirrors ?? this.collector).retrieveMapped(
         [
           {
             propSet: [

@@ -20,7 +20,7 @@ import { p6 } from './measures/import.ts';
 import { runReadMeasures } from './measures/reads.ts';
 import { runWriteMeasures } from './measures/writes.ts';
 
-const ALL = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7'];
+const ALL = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'];
 const TITLES: Record<string, string> = {
   P1: 'SOAP round trips per describe',
   P2: 'describe wall time vs peer and wire floor',
@@ -29,6 +29,7 @@ const TITLES: Record<string, string> = {
   P5: 'peak RSS of a describing process',
   P6: 'cold ESM import',
   P7: 'SOAP calls per provision and destroy',
+  P8: 'describe from the inventory mirror vs a full read',
 };
 
 const { values: flags } = parseArgs({
@@ -46,7 +47,7 @@ if (flags.help) {
     'usage: node test/bench/run.ts [--quick] [--json] [--only P1,P2,...] [--no-build]\n' +
       '  --quick     small sizes, 2 repetitions (CI smoke run, about 2 minutes)\n' +
       '  --json      print the results as JSON on stdout (progress goes to stderr)\n' +
-      '  --only      run only these measures (P1..P7)\n' +
+      '  --only      run only these measures (P1..P8)\n' +
       '  --no-build  P6: do not run npm run build even if dist/ is older than src/\n',
   );
   process.exit(0);
@@ -125,15 +126,17 @@ machine.vcsim = `govmomi simulator ${pinnedGovmomiVersion()} (test/vcsim/launche
 log(`${flags.quick ? 'quick' : 'full'} run of ${[...only].join(', ')}`);
 
 const results: MeasureResult[] = [];
-const needsPeer = only.has('P2') || only.has('P3') || only.has('P7');
+const needsPeer = only.has('P2') || only.has('P3') || only.has('P7') || only.has('P8');
 const peerError = needsPeer ? buildPeer() : undefined;
 if (peerError) log(peerError);
 
 try {
-  const reads = ['P1', 'P2', 'P4', 'P5'].filter((id) => only.has(id));
+  const reads = ['P1', 'P2', 'P4', 'P5', 'P8'].filter((id) => only.has(id));
   if (reads.length > 0) {
-    const readOnly = new Set(reads.filter((id) => !(peerError && id === 'P2')));
-    if (peerError && only.has('P2')) results.push(...failed(['P2'], new Error(peerError)));
+    const readOnly = new Set(reads.filter((id) => !(peerError && (id === 'P2' || id === 'P8'))));
+    for (const id of ['P2', 'P8']) {
+      if (peerError && only.has(id)) results.push(...failed([id], new Error(peerError)));
+    }
     try {
       results.push(...(await runReadMeasures(ctx, readOnly)));
     } catch (error) {

@@ -57,9 +57,16 @@ const provider = new VSphereInstanceProvider({
   tls: { thumbprint },
   datacenter: 'DC0',
   datastore: 'LocalDS_0',
+  // P8 also measures a mirror that trusts vCenter's `leave` for VMs moved out of the folder.
+  ...(process.env.BENCH_MIRROR_CHECK === '0' ? { describeMirror: { checkMembership: false } } : {}),
 });
 const transport = provider.client.transport;
 
+/** Response bytes received, in all. */
+let bytesIn = 0;
+/** Another client, mirror off, that changes VMs behind the measured provider's back (P8). */
+let changer: InstanceType<typeof VSphereInstanceProvider> | undefined;
+let touches = 0;
 /** SOAP methods sent since the last reset, in order. */
 let methods: string[] = [];
 /** Time spent waiting for answers, per SOAP method, since the last reset: [calls, total ms, max ms]. */
@@ -82,6 +89,19 @@ transport.request = (req: HttpRequest) => {
     typeof req.body === 'string' &&
     req.body.includes('<type>VirtualMachine</type>');
   if (isDescribe) lastRetrieve = req.body as string;
+  // Bytes received, streamed or not (P8 compares what a describe puts on the wire).
+  const stream = req.streamBody;
+  if (stream) {
+    req.streamBody = (status) => {
+      const sink = stream(status);
+      return sink
+        ? (chunk: Buffer) => {
+            bytesIn += chunk.length;
+            sink(chunk);
+          }
+        : undefined;
+    };
+  }
   const started = performance.now();
   const record = () => {
     const ms = performance.now() - started;
@@ -90,7 +110,10 @@ transport.request = (req: HttpRequest) => {
     latency.set(method, [entry[0] + 1, entry[1] + ms, Math.max(entry[2], ms)]);
   };
   const pending = send(req);
-  pending.then(record, record);
+  pending.then((response) => {
+    if (!response.streamed) bytesIn += response.body.length;
+    record();
+  }, record);
   return pending;
 };
 
@@ -115,6 +138,8 @@ function tally(list: string[]): Record<string, number> {
 }
 
 const describeBodies = new Map<string, string>();
+/** Per group, an instance ID seen by its first describe (the VM P8 changes). */
+const firstIds = new Map<string, string>();
 const instances = new Map<string, string[]>();
 let floorSoap: RawSoap | undefined;
 
@@ -150,16 +175,60 @@ async function serve(req: Request): Promise<Answer> {
       resetTrace();
       lastRetrieve = undefined;
       const calls = transport.requestCount;
+      const bytes = bytesIn;
       const started = performance.now();
       const found = await provider.describe({ 'infrakit.group': group });
       const ms = performance.now() - started;
       if (lastRetrieve) describeBodies.set(group, lastRetrieve);
+      if (!firstIds.has(group) && found[0]) firstIds.set(group, found[0].ID);
       return {
         ms,
         wireMs: lastRetrieveWireMs,
         calls: transport.requestCount - calls,
+        bytes: bytesIn - bytes,
         count: found.length,
         methods: tally(methods),
+        ...(provider.mirrors ? { mirror: { ...provider.mirrors.stats } } : {}),
+      };
+    }
+    case 'touch': {
+      // One VM of the group re-labelled by another client (its annotation changes).
+      const id = firstIds.get(req.group!);
+      if (!id) throw new Error(`no describe of ${req.group} was made yet: no VM to change`);
+      changer ??= new VSphereInstanceProvider({
+        url: sdkUrl,
+        username: 'user',
+        password: 'pass',
+        tls: { thumbprint },
+        datacenter: 'DC0',
+        describeMirror: false,
+      });
+      touches += 1;
+      await changer.label(id, { 'bench.touch': String(touches) });
+      return { id };
+    }
+    case 'heap': {
+      // With --expose-gc: what is still referenced, not what awaits collection.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      return {
+        heapUsed: process.memoryUsage().heapUsed,
+        rss: process.memoryUsage().rss,
+        collected: gc !== undefined,
+      };
+    }
+    case 'mirrorReady': {
+      const started = performance.now();
+      const list = () => provider.mirrors?.list() ?? [];
+      while (list().length === 0 || list().some((m) => m.state === 'building')) {
+        if (performance.now() - started > 600_000) throw new Error('the mirror was not built in 10 minutes');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return {
+        ms: performance.now() - started,
+        states: list().map((m) => m.state),
+        objects: list().map((m) => m.size),
       };
     }
     case 'floor': {

@@ -872,6 +872,35 @@ describe('serve in process (fake providers)', () => {
     await rm(pluginsDir, { recursive: true, force: true });
   });
 
+  it('serve mirrors describe (one provider, so one mirror per group, per subtype) unless the environment says 0', async () => {
+    for (const [env, expected] of [
+      [{}, true],
+      [{ INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '0' }, false],
+    ] as const) {
+      const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
+      const controller = new AbortController();
+      const providers: FakeProvider[] = [];
+      const running = run(['serve', '--name', 'vm', '--log-level', 'error'], {
+        env: { ...URL_ENV, ...env, INFRAKIT_PLUGINS_DIR: pluginsDir },
+        signal: controller.signal,
+        providers,
+      });
+      const deadline = Date.now() + 5000;
+      while (!existsSync(join(pluginsDir, 'vm.pid'))) {
+        assert.ok(Date.now() < deadline, 'the server did not start');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      controller.abort();
+      assert.equal((await running).code, 0);
+      assert.equal(providers[0]!.options.describeMirror, expected);
+      await rm(pluginsDir, { recursive: true, force: true });
+    }
+    // A one-shot command leaves it to the library, which keeps it off.
+    const once = await run(['describe', '--tag', 'infrakit.group=g'], { env: URL_ENV });
+    assert.ok(once.providers[0], once.stderr);
+    assert.equal(once.providers[0].options.describeMirror, undefined);
+  });
+
   it('a refused login exits 4, closes every provider and creates no socket', async () => {
     const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
     const fault = new VimFault('InvalidLogin', { _type: 'InvalidLogin' }, 'Cannot complete login');

@@ -129,8 +129,15 @@ export const serveCommand: Command = {
     setupLogging(parsed, ctx, 'info');
     const providers = new Map<string, CliProvider>();
     for (const resolved of subtypes) {
-      const withTimeout =
-        timeoutMs === undefined ? resolved : { ...resolved, options: { ...resolved.options, timeoutMs } };
+      // A server describes its groups every few seconds for as long as it lives: mirrors pay off.
+      const mirrored = {
+        ...resolved.options,
+        describeMirror: resolved.options.describeMirror ?? serveMirrorDefault(io.env),
+      };
+      const withTimeout = {
+        ...resolved,
+        options: timeoutMs === undefined ? mirrored : { ...mirrored, timeoutMs },
+      };
       providers.set(resolved.subtype, makeProvider(withTimeout, ctx.factory, 'serve'));
     }
     const closeProviders = () =>
@@ -262,3 +269,9 @@ export const serveCommand: Command = {
     return leftUnfinished.length > 0 ? ExitCode.failed : ExitCode.ok;
   },
 };
+
+/** `serve` mirrors describe unless the environment turns it off (`INFRAKIT_VSPHERE_DESCRIBE_MIRROR=0`). */
+function serveMirrorDefault(env: NodeJS.ProcessEnv): boolean {
+  const value = env.INFRAKIT_VSPHERE_DESCRIBE_MIRROR;
+  return value === undefined || value === '1' || value === 'true';
+}

@@ -30,6 +30,8 @@ export interface Config {
   p5Reps: number;
   /** P6: spawn pairs (empty script, import script). */
   p6Reps: number;
+  /** P8: group sizes of the describe-mirror comparison. */
+  p8Sizes: number[];
   /** Skip `npm run build` even when dist/ is older than src/. */
   noBuild: boolean;
 }
@@ -50,6 +52,7 @@ export function makeConfig(quick: boolean, noBuild: boolean): Config {
       p5Size: 1000,
       p5Reps: 2,
       p6Reps: 5,
+      p8Sizes: [300],
       noBuild,
     };
   }
@@ -67,6 +70,7 @@ export function makeConfig(quick: boolean, noBuild: boolean): Config {
     p5Size: 10000,
     p5Reps: 5,
     p6Reps: 15,
+    p8Sizes: [1000, 10000],
     noBuild,
   };
 }
@@ -90,16 +94,22 @@ export function groupName(size: number): string {
 }
 
 /** Starts the library worker against `sim` (logged in before it answers ready). */
-export async function startOurs(ctx: BenchContext, sim: Vcsim, name = 'ours'): Promise<LineProcess> {
+export async function startOurs(
+  ctx: BenchContext,
+  sim: Vcsim,
+  name = 'ours',
+  env?: NodeJS.ProcessEnv,
+  extraFlags: string[] = [],
+): Promise<LineProcess> {
   // BENCH_WORKER_FLAGS passes node flags to the library worker, e.g. to profile it:
   // BENCH_WORKER_FLAGS="--cpu-prof --cpu-prof-dir=.cache/bench/prof" node test/bench/run.ts --only P2
-  const flags = (process.env.BENCH_WORKER_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const { proc } = await LineProcess.start(name, process.execPath, [
-    ...flags,
-    workerScript,
-    sim.sdkUrl,
-    sim.certificate!.sha256,
-  ]);
+  const flags = [...(process.env.BENCH_WORKER_FLAGS ?? '').split(/\s+/).filter(Boolean), ...extraFlags];
+  const { proc } = await LineProcess.start(
+    name,
+    process.execPath,
+    [...flags, workerScript, sim.sdkUrl, sim.certificate!.sha256],
+    env,
+  );
   const untrack = ctx.track(() => proc.stop());
   const stop = proc.stop.bind(proc);
   proc.stop = async () => {

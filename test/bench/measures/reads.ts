@@ -20,7 +20,7 @@ import {
   startPeer,
 } from '../lib/context.ts';
 import { prepareGroup } from '../lib/groups.ts';
-import type { LineProcess } from '../lib/line-process.ts';
+import type { Answer, LineProcess } from '../lib/line-process.ts';
 import { RawSoap } from '../lib/raw-soap.ts';
 import { addRatio, addSeries, addTarget, type MeasureResult, newResult } from '../lib/report.ts';
 import { fmt, median } from '../lib/stats.ts';
@@ -44,6 +44,7 @@ export async function runReadMeasures(ctx: BenchContext, only: Set<string>): Pro
   if (only.has('P2')) sizes.add(config.p2Size);
   if (only.has('P4')) sizes.add(config.p4Vms);
   if (only.has('P5')) sizes.add(config.p5Size);
+  if (only.has('P8')) for (const n of config.p8Sizes) sizes.add(n);
   if (sizes.size === 0) return [];
 
   ctx.log(`reads: starting vcsim and building groups of ${[...sizes].join(', ')} VMs`);
@@ -62,11 +63,12 @@ export async function runReadMeasures(ctx: BenchContext, only: Set<string>): Pro
     await soap.logout();
     soap.close();
     ours = await startOurs(ctx, sim);
-    if (only.has('P2')) peer = await startPeer(ctx, sim);
+    if (only.has('P2') || only.has('P8')) peer = await startPeer(ctx, sim);
     if (only.has('P1')) results.push(await p1(ctx, ours));
     if (only.has('P2')) results.push(await p2(ctx, ours, peer!));
     if (only.has('P4')) results.push(await p4(ctx, sim, ours));
     if (only.has('P5')) results.push(await p5(ctx, sim, peer));
+    if (only.has('P8')) results.push(await p8(ctx, sim, ours, peer!));
   } finally {
     await ours?.stop();
     await peer?.stop();
@@ -281,6 +283,176 @@ async function p5(ctx: BenchContext, sim: Vcsim, peer: LineProcess | undefined):
     );
     result.notes.push(
       'children/describe-rss.mjs on the built package; ru_maxrss from process.resourceUsage(); Node defaults (no heap flags).',
+    );
+  });
+  return result;
+}
+
+/**
+ * P8: describe answered from the inventory mirror (a second worker with the mirror on) against the
+ * full read (the worker with it off): cold, warm with nothing changed, warm after one VM was
+ * re-labelled by another client; time and response bytes.
+ */
+async function p8(
+  ctx: BenchContext,
+  sim: Vcsim,
+  ours: LineProcess,
+  peer: LineProcess,
+): Promise<MeasureResult> {
+  const result = newResult('P8', 'describe from the inventory mirror vs a full read');
+  await timed(result, async () => {
+    const variants = ctx.config.p8Sizes.flatMap((size) => [
+      { n: size, membership: true },
+      { n: size, membership: false },
+    ]);
+    for (const { n, membership } of variants) {
+      const group = groupName(n);
+      // Without the membership check (the folder's children read with each drain, because vcsim
+      // sends no `leave` for a VM moved out): what the design costs on a server that sends `leave`.
+      const tag = membership ? `N=${n}` : `N=${n}, no membership check`;
+      const mirrored = await startOurs(
+        ctx,
+        sim,
+        'mirrored',
+        {
+          ...process.env,
+          INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1',
+          BENCH_MIRROR_CHECK: membership ? '1' : '0',
+        },
+        ['--expose-gc'],
+      );
+      try {
+        const check = (answer: Answer, who: string) => {
+          if (num(answer, 'count') !== n) throw new Error(`${who} described ${String(answer.count)} of ${n}`);
+          return answer;
+        };
+        const heapBefore = num(await mirrored.ask({ op: 'heap' }), 'heapUsed');
+        const cold = check(await mirrored.ask({ op: 'describe', group }), 'cold');
+        const built = await mirrored.ask({ op: 'mirrorReady' });
+        // The mirror and the provider's caches (folders, datacenters), after a collection.
+        const heapAfter = num(await mirrored.ask({ op: 'heap' }), 'heapUsed');
+        if (!(built.states as string[]).every((s) => s === 'ready'))
+          throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
+        await ours.ask({ op: 'describe', group });
+        // The govmomi mirror, measured once per size (with the variant it compares with best).
+        const peerMirror = !membership;
+        const peerSide = { ms: [] as number[], changedMs: [] as number[] };
+        if (peerMirror) {
+          const peerCold = await peer.ask({ op: 'mirrorDescribe', group, datacenter: DC });
+          check(peerCold, 'peer mirror (cold)');
+          addSeries(result, `N=${n}: peer (govmomi) mirror, built and described (cold)`, 'ms', [
+            num(peerCold, 'ms'),
+          ]);
+        }
+        const full = { ms: [] as number[], bytes: [] as number[] };
+        const idle = { ms: [] as number[], bytes: [] as number[] };
+        const changed = { ms: [] as number[], bytes: [] as number[] };
+        let last: Answer | undefined;
+        for (let i = 0; i < ctx.config.reps; i++) {
+          const a = check(await ours.ask({ op: 'describe', group }), 'full read');
+          full.ms.push(num(a, 'ms'));
+          full.bytes.push(num(a, 'bytes'));
+          const b = check(await mirrored.ask({ op: 'describe', group }), 'mirror');
+          idle.ms.push(num(b, 'ms'));
+          idle.bytes.push(num(b, 'bytes'));
+          if (peerMirror) {
+            const c = check(await peer.ask({ op: 'mirrorDescribe', group, datacenter: DC }), 'peer mirror');
+            peerSide.ms.push(num(c, 'ms'));
+          }
+          await mirrored.ask({ op: 'touch', group });
+          // Who drains first after the change alternates (vcsim's drain cost after a change is
+          // per collector, so the order should not matter; alternating shows if it does).
+          const peerFirst = peerMirror && i % 2 === 1;
+          if (peerFirst) {
+            const c = check(await peer.ask({ op: 'mirrorDescribe', group, datacenter: DC }), 'peer mirror');
+            peerSide.changedMs.push(num(c, 'ms'));
+          }
+          last = check(await mirrored.ask({ op: 'describe', group }), 'mirror after a change');
+          changed.ms.push(num(last, 'ms'));
+          changed.bytes.push(num(last, 'bytes'));
+          if (peerMirror && !peerFirst) {
+            const c = check(await peer.ask({ op: 'mirrorDescribe', group, datacenter: DC }), 'peer mirror');
+            peerSide.changedMs.push(num(c, 'ms'));
+          }
+        }
+        const stats = (last?.mirror ?? {}) as Record<string, number>;
+        if (stats.fallbacks) throw new Error(`${stats.fallbacks} fallback(s) to a full read during P8`);
+        addSeries(result, `${tag}: full read (mirror off)`, 'ms', full.ms);
+        addSeries(
+          result,
+          `${tag}: full read bytes`,
+          'KB',
+          full.bytes.map((x) => x / 1024),
+        );
+        addSeries(result, `${tag}: cold describe, mirror on (full read, mirror built after)`, 'ms', [
+          num(cold, 'ms'),
+        ]);
+        addSeries(result, `${tag}: mirror build (initial read in pages, in the background)`, 'ms', [
+          num(built, 'ms'),
+        ]);
+        addSeries(result, `${tag}: heap held by the mirror, per VM`, 'B', [(heapAfter - heapBefore) / n]);
+        const idleMs = addSeries(result, `${tag}: mirror, nothing changed`, 'ms', idle.ms);
+        addSeries(
+          result,
+          `${tag}: mirror, nothing changed, bytes`,
+          'KB',
+          idle.bytes.map((x) => x / 1024),
+        );
+        addSeries(result, `${tag}: mirror, one VM changed`, 'ms', changed.ms);
+        const changedBytes = addSeries(
+          result,
+          `${tag}: mirror, one VM changed, bytes`,
+          'KB',
+          changed.bytes.map((x) => x / 1024),
+        );
+        const vsFull = addRatio(
+          result,
+          `${tag}: mirror nothing changed / full read (time)`,
+          idle.ms,
+          full.ms,
+        );
+        addRatio(result, `${tag}: mirror one changed / full read (time)`, changed.ms, full.ms);
+        const bytesRatio = changedBytes.median / (median(full.bytes) / 1024);
+        if (peerMirror) {
+          addSeries(result, `N=${n}: peer (govmomi) mirror, nothing changed`, 'ms', peerSide.ms);
+          addSeries(result, `N=${n}: peer (govmomi) mirror, one VM changed`, 'ms', peerSide.changedMs);
+          addRatio(result, `${tag}: mirror nothing changed / peer mirror`, idle.ms, peerSide.ms);
+          const vsPeer = addRatio(
+            result,
+            `${tag}: mirror one changed / peer mirror`,
+            changed.ms,
+            peerSide.changedMs,
+          );
+          addTarget(
+            result,
+            'one VM changed: time within 1.25× of the govmomi mirror (both without a membership check)',
+            n === 10_000 ? vsPeer <= 1.25 : undefined,
+            `${fmt(vsPeer)}×`,
+            n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`,
+          );
+        }
+        if (!membership) continue;
+        const at10k = n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`;
+        addTarget(
+          result,
+          'nothing changed: time ≤ 1/10 of the full read',
+          n === 10_000 ? vsFull <= 0.1 : undefined,
+          `${fmt(vsFull)}× (${fmt(idleMs.median)} ms)`,
+          at10k,
+        );
+        addTarget(
+          result,
+          'one VM changed: bytes ≤ 1/100 of the full read',
+          n === 10_000 ? bytesRatio <= 0.01 : undefined,
+          `${fmt(bytesRatio)}×`,
+          at10k,
+        );
+      } finally {
+        await mirrored.stop();
+      }
+    }
+    result.notes.push(
+      "A mirrored describe is one WaitForUpdatesEx (maxWaitSeconds 0) plus, at the same time, one read of the group folder's childEntity (vcsim reports nothing when a VM is moved out) and of the collector's filters; a changed annotation is read again (one RetrievePropertiesEx). vcsim collects the whole filter again for every queued update, so after a change the time is vcsim's, not the design's; the govmomi mirror peer (peer/main.go mirrorDescribe: the same filter, drain and re-read, without a membership check) is the fair bar, built and measured alongside the variant without the check (same rounds, same changes). The targets are judged on the mirror as it ships (membership check on).",
     );
   });
   return result;

@@ -4,6 +4,11 @@
 //   - describe: one ContainerView on the group folder + one Retrieve of name, config.annotation
 //     and guest.ipAddress into []mo.VirtualMachine, then keep the VMs whose annotation says they
 //     belong to the group (its tags decoded from the annotation's JSON line), as the provider does.
+//   - mirrorDescribe: the same answer from a mirror of the group folder kept the way a govmomi
+//     user would: a collector of its own, one filter (folder traversal, the same properties and
+//     config.changeVersion), WaitForUpdatesEx with maxWaitSeconds 0 and its own version before
+//     each answer, the VMs whose changeVersion moved read again (vcsim reports an annotation
+//     change only that way). The first call builds it (the initial read, in pages) and is timed.
 //   - provision: CloneVM_Task + wait at a fixed concurrency, then the annotation repair vcsim
 //     needs (it drops spec.config.annotation of a clone): ReconfigVM_Task + wait.
 //   - teardown: PowerOff + wait (its error ignored, as govc vm.destroy does: the VM may be off),
@@ -36,7 +41,10 @@ import (
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -100,6 +108,7 @@ type peer struct {
 	folders    map[string]types.ManagedObjectReference
 	placements map[string]*placement
 	instances  map[string][]types.ManagedObjectReference
+	mirrors    map[string]*mirror
 }
 
 func main() {
@@ -126,6 +135,7 @@ func main() {
 		folders:    map[string]types.ManagedObjectReference{},
 		placements: map[string]*placement{},
 		instances:  map[string][]types.ManagedObjectReference{},
+		mirrors:    map[string]*mirror{},
 	}
 	out := json.NewEncoder(os.Stdout)
 	_ = out.Encode(response{Ok: true, Go: runtime.Version(), Govmomi: govmomiVersion()})
@@ -174,6 +184,8 @@ func (p *peer) serve(ctx context.Context, req request) (response, error) {
 	switch req.Op {
 	case "describe":
 		return p.describe(ctx, req)
+	case "mirrorDescribe":
+		return p.mirrorDescribe(ctx, req)
 	case "provision":
 		return p.provision(ctx, req)
 	case "teardown":
@@ -422,4 +434,151 @@ func (p *peer) teardown(ctx context.Context, req request) (response, error) {
 	})
 	ms := float64(time.Since(start).Nanoseconds()) / 1e6
 	return response{Ms: ms, Calls: p.counter.calls.Load() - calls, Count: len(refs) - len(failures), Failures: failures}, nil
+}
+
+// mirror is a group folder kept current from WaitForUpdatesEx (see mirrorDescribe).
+type mirror struct {
+	pc      *property.Collector
+	version string
+	vms     map[types.ManagedObjectReference]*mirroredVM
+}
+
+type mirroredVM struct {
+	name, annotation, ip string
+}
+
+// apply sets the changed values; true when config.changeVersion changed (read the VM again).
+func (vm *mirroredVM) apply(changes []types.PropertyChange) bool {
+	versionChanged := false
+	for _, ch := range changes {
+		val, _ := ch.Val.(string)
+		switch ch.Name {
+		case "name":
+			vm.name = val
+		case "config.annotation":
+			vm.annotation = val
+		case "guest.ipAddress":
+			vm.ip = val
+		case "config.changeVersion":
+			versionChanged = true
+		}
+	}
+	return versionChanged
+}
+
+var mirrorPaths = []string{"name", "config.annotation", "guest.ipAddress"}
+
+func (p *peer) newMirror(ctx context.Context, group string) (*mirror, error) {
+	folder, err := p.groupFolder(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := property.DefaultCollector(p.client.Client).Create(ctx)
+	if err != nil {
+		return nil, err
+	}
+	spec := types.PropertyFilterSpec{
+		ObjectSet: []types.ObjectSpec{{
+			Obj:  folder,
+			Skip: types.NewBool(true),
+			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{
+				SelectionSpec: types.SelectionSpec{Name: "children"},
+				Type:          "Folder",
+				Path:          "childEntity",
+				Skip:          types.NewBool(false),
+			}},
+		}},
+		PropSet: []types.PropertySpec{{Type: "VirtualMachine", PathSet: append(append([]string{}, mirrorPaths...), "config.changeVersion")}},
+	}
+	if _, err := pc.CreateFilter(ctx, types.CreateFilter{Spec: spec}); err != nil {
+		return nil, err
+	}
+	return &mirror{pc: pc, vms: map[types.ManagedObjectReference]*mirroredVM{}}, nil
+}
+
+// drain applies every pending update (maxWaitSeconds 0, truncated answers continued).
+func (m *mirror) drain(ctx context.Context, c *vim25.Client) error {
+	zero := int32(0)
+	var reread []types.ManagedObjectReference
+	for {
+		res, err := methods.WaitForUpdatesEx(ctx, c, &types.WaitForUpdatesEx{
+			This:    m.pc.Reference(),
+			Version: m.version,
+			Options: &types.WaitOptions{MaxWaitSeconds: &zero},
+		})
+		if err != nil {
+			return err
+		}
+		set := res.Returnval
+		if set == nil {
+			break
+		}
+		m.version = set.Version
+		for _, fs := range set.FilterSet {
+			for _, ou := range fs.ObjectSet {
+				switch ou.Kind {
+				case types.ObjectUpdateKindLeave:
+					delete(m.vms, ou.Obj)
+				case types.ObjectUpdateKindEnter:
+					vm := &mirroredVM{}
+					m.vms[ou.Obj] = vm
+					vm.apply(ou.ChangeSet)
+				case types.ObjectUpdateKindModify:
+					if vm, ok := m.vms[ou.Obj]; ok && vm.apply(ou.ChangeSet) {
+						reread = append(reread, ou.Obj)
+					}
+				}
+			}
+		}
+		if set.Truncated == nil || !*set.Truncated {
+			break
+		}
+	}
+	if len(reread) > 0 {
+		var vms []mo.VirtualMachine
+		if err := property.DefaultCollector(c).Retrieve(ctx, reread, mirrorPaths, &vms); err != nil {
+			return err
+		}
+		for i := range vms {
+			vm, ok := m.vms[vms[i].Self]
+			if !ok {
+				continue
+			}
+			vm.name = vms[i].Name
+			if vms[i].Config != nil {
+				vm.annotation = vms[i].Config.Annotation
+			}
+			if vms[i].Guest != nil {
+				vm.ip = vms[i].Guest.IpAddress
+			}
+		}
+	}
+	return nil
+}
+
+func (p *peer) mirrorDescribe(ctx context.Context, req request) (response, error) {
+	calls := p.counter.calls.Load()
+	start := time.Now()
+	m, ok := p.mirrors[req.Group]
+	if !ok {
+		var err error
+		if m, err = p.newMirror(ctx, req.Group); err != nil {
+			return response{}, err
+		}
+		p.mirrors[req.Group] = m
+	}
+	if err := m.drain(ctx, p.client.Client); err != nil {
+		return response{}, err
+	}
+	out := make([]description, 0, len(m.vms))
+	for _, vm := range m.vms {
+		tags, ok := groupTags(vm.annotation, req.Group)
+		if !ok {
+			continue
+		}
+		tags["guestIP"] = vm.ip
+		out = append(out, description{ID: vm.name, Tags: tags})
+	}
+	ms := float64(time.Since(start).Nanoseconds()) / 1e6
+	return response{Ms: ms, Calls: p.counter.calls.Load() - calls, Count: len(out)}, nil
 }

@@ -1,0 +1,623 @@
+/**
+ * An inventory mirror: one PropertyCollector filter kept open on a part of the inventory (a group
+ * folder and its children, say), kept current from WaitForUpdatesEx versions, so that reading it
+ * again costs one small round trip instead of the whole set of objects on the wire.
+ *
+ * Freshness comes first. A read drains what is pending (WaitForUpdatesEx with `maxWaitSeconds: 0`,
+ * every `truncated` answer continued) before it answers, so a change that completed before the
+ * read started is in the answer, whoever made it. When the mirror cannot promise that — it is
+ * still being built, its collector or filter is gone (destroyed from outside, gone with an
+ * expired session or a restarted vCenter), vCenter forgot its version, it grew past its bound, an
+ * answer was lost — the read is a full RetrievePropertiesEx, which is always right, and the
+ * mirror is dropped and built again in the background. Nothing of that is silent: every full
+ * read that stands in for the mirror is counted ({@link MirrorStats}) and logged on
+ * `infrakit:vsphere:mirror`.
+ *
+ * The mirror does not poll on its own: between reads, updates queue in vCenter. It is dropped
+ * after an idle time and on {@link InventoryMirrors.close}.
+ */
+
+import { logger } from '../log.ts';
+import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
+import type { Session } from '../session/session.ts';
+import { type ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
+import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
+import { type PropertyCollector, type RetrieveOptions, toObjectProperties } from './collector.ts';
+import { backoffMs } from './wait.ts';
+
+const log = logger('infrakit:vsphere:mirror');
+
+/** What the mirrors did, for benchmarks, tests and operators. */
+export interface MirrorStats {
+  /** Reads answered from a mirror (after a drain). */
+  mirrorReads: number;
+  /** Reads answered by a full read because the mirror was still being built. */
+  warmingReads: number;
+  /** Reads answered by a full read because the mirror broke (see the log for why); it is built again. */
+  fallbacks: number;
+  /** Mirrors built (a filter made and its initial state read). */
+  builds: number;
+  /** Mirrors dropped for being idle. */
+  idleDrops: number;
+  /** WaitForUpdatesEx calls, the initial reads' pages included. */
+  polls: number;
+  /** Objects read again because their version path changed (see {@link MirrorOptions.versionPaths}). */
+  rereads: number;
+}
+
+export interface MirrorOptions {
+  /** A mirror not read for this long is dropped, its collector destroyed (default 10 minutes). */
+  idleMs?: number;
+  /**
+   * Most objects one mirror may hold (default 60 000, above vCenter's maximum of 50 000
+   * registered VMs). A mirror that grows past it is dropped and its reads are full reads.
+   */
+  maxObjects?: number;
+  /**
+   * Per type, a path whose change means "read this object again": vCenter (and vcsim) may report
+   * a change of `config.annotation` only as a new `config.changeVersion`. Objects whose path
+   * changed are read again, all in one RetrievePropertiesEx, before the read answers.
+   * Default: `{ VirtualMachine: 'config.changeVersion' }`.
+   */
+  versionPaths?: Record<string, string>;
+  /**
+   * Read the `childEntity` of the folders the spec lists the children of with every drain, and
+   * forget the objects no longer in them (default true). vcsim sends nothing when an object is
+   * moved out of such a folder; vCenter sends `leave` (the object no longer satisfies the
+   * filter), so there the check only costs bytes (about 77 bytes a child). Turning it off on
+   * vcsim leaves VMs moved out of the folder listed.
+   */
+  checkMembership?: boolean;
+  /** Counters to add to. */
+  stats?: MirrorStats;
+}
+
+/** Checks a `describeMirror`-style option: a boolean, or `{ idleMs, maxObjects }`. */
+export function checkMirrorOption(value: unknown, field: string): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  const given = objectOption(value, field)!;
+  integerOption(given.idleMs, `${field}.idleMs`, { min: 1, max: MAX_TIMER_MS, unit: 'ms' });
+  integerOption(given.maxObjects, `${field}.maxObjects`, { min: 1 });
+  booleanOption(given.checkMembership, `${field}.checkMembership`);
+}
+
+export function newMirrorStats(): MirrorStats {
+  return { mirrorReads: 0, warmingReads: 0, fallbacks: 0, builds: 0, idleDrops: 0, polls: 0, rereads: 0 };
+}
+
+const DEFAULT_IDLE_MS = 10 * 60_000;
+const DEFAULT_MAX_OBJECTS = 60_000;
+/** Pages one drain may take before the mirror gives up on it (a queue that large is a full read anyway). */
+const MAX_DRAIN_PAGES = 1_000;
+
+function key(obj: ManagedObjectReference): string {
+  return `${obj.type}:${obj.value}`;
+}
+
+/** Why a mirror cannot answer; the read falls back to a full read. */
+class MirrorBroken extends Error {}
+
+/** Where a mirror is in its life: building its first read, serving, broken (reads fall back), or closed. */
+export type MirrorState = 'building' | 'ready' | 'broken' | 'closed';
+
+/**
+ * One filter and the objects it reported. Reads go through {@link InventoryMirrors}, which falls
+ * back to a full read when {@link read} gives `undefined`.
+ */
+export class PropertyMirror {
+  readonly #session: Session;
+  readonly #collector: PropertyCollector;
+  readonly #specSet: PropertyFilterSpec[];
+  readonly #maxObjects: number;
+  readonly #checkMembership: boolean;
+  readonly #versionPaths: Record<string, string>;
+  readonly #stats: MirrorStats;
+  readonly #objects = new Map<string, ObjectContent>();
+  /** `type:path` the mirror added to the caller's spec (the version paths). */
+  readonly #ownPaths = new Set<string>();
+  /**
+   * Folders the spec lists the direct children of. vcsim sends nothing at all when an object is
+   * moved out of such a folder (no `leave`, no change of `parent` or `childEntity`), so each
+   * drain reads their `childEntity` too, at the same time, and forgets objects no longer there.
+   */
+  readonly #folders = new Map<string, ManagedObjectReference>();
+  #state: MirrorState = 'building';
+  #ref: ManagedObjectReference | undefined;
+  readonly #filters: ManagedObjectReference[] = [];
+  #generation = 0;
+  #version = '';
+  /** The drain running now, and the one queued behind it (which later readers join). */
+  #running: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
+  /** Settles when the initial read ends (either way). */
+  readonly built: Promise<void>;
+
+  constructor(
+    session: Session,
+    collector: PropertyCollector,
+    specSet: PropertyFilterSpec[],
+    options: MirrorOptions & { stats: MirrorStats },
+  ) {
+    this.#session = session;
+    this.#collector = collector;
+    this.#maxObjects = options.maxObjects ?? DEFAULT_MAX_OBJECTS;
+    this.#checkMembership = options.checkMembership ?? true;
+    this.#versionPaths = options.versionPaths ?? { VirtualMachine: 'config.changeVersion' };
+    this.#stats = options.stats;
+    for (const spec of specSet) {
+      for (const entry of spec.objectSet) {
+        const children = entry.selectSet?.some(
+          (s) =>
+            s._type === 'TraversalSpec' &&
+            (s as { type?: string }).type === 'Folder' &&
+            (s as { path?: string }).path === 'childEntity' &&
+            !(s as { selectSet?: unknown[] }).selectSet?.length,
+        );
+        if (children && this.#checkMembership) this.#folders.set(key(entry.obj), entry.obj);
+      }
+    }
+    // The version paths are watched along with what the caller reads.
+    this.#specSet = specSet.map((spec) => ({
+      ...spec,
+      propSet: spec.propSet.map((p) => {
+        const extra = [this.#versionPaths[p.type]];
+        const pathSet = p.pathSet ?? [];
+        const missing = extra.filter((e): e is string => e !== undefined && !pathSet.includes(e));
+        for (const path of missing) this.#ownPaths.add(`${p.type}:${path}`);
+        return missing.length > 0 ? { ...p, pathSet: [...pathSet, ...missing] } : p;
+      }),
+    }));
+    this.built = this.#build().catch((error: unknown) => this.#break('building it failed', error));
+  }
+
+  get state(): MirrorState {
+    return this.#state;
+  }
+
+  /** Objects held now. */
+  get size(): number {
+    return this.#objects.size;
+  }
+
+  /** Its filters in vCenter (tests). */
+  get filters(): readonly ManagedObjectReference[] {
+    return this.#filters;
+  }
+
+  /** The collector in vCenter, while there is one (tests). */
+  get reference(): ManagedObjectReference | undefined {
+    return this.#ref;
+  }
+
+  /**
+   * Every object mapped by `map` (objects it maps to `undefined` are left out), after every
+   * update pending in vCenter is applied; `undefined` when the mirror cannot answer (not built
+   * yet, or broken: then it is dropped, and the caller reads in full).
+   */
+  async read<T>(map: (object: ObjectContent) => T | undefined): Promise<T[] | undefined> {
+    if (this.#state !== 'ready') return undefined;
+    try {
+      await this.#drainAfterNow();
+    } catch (error) {
+      this.#break('a drain failed', error);
+      return undefined;
+    }
+    if (this.#state !== 'ready') return undefined;
+    const out: T[] = [];
+    for (const object of this.#objects.values()) {
+      const mapped = map(object);
+      if (mapped !== undefined) out.push(mapped);
+    }
+    this.#stats.mirrorReads += 1;
+    return out;
+  }
+
+  /** @internal Objects held, as read would give them to `map` (tests). */
+  objects(): ObjectContent[] {
+    return [...this.#objects.values()];
+  }
+
+  /** Drops the mirror, destroying its collector (and with it the filter). */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#dropRef();
+  }
+
+  async #build(): Promise<void> {
+    const content = await this.#session.serviceContent();
+    if (this.#session.generation === 0) await this.#session.login();
+    const generation = this.#session.generation;
+    const ref = await this.#session.invoke<ManagedObjectReference>('CreatePropertyCollector', {
+      _this: content.propertyCollector,
+    });
+    this.#ref = ref;
+    this.#generation = generation;
+    if (this.#state !== 'building') {
+      this.#dropRef();
+      return;
+    }
+    for (const spec of this.#specSet) {
+      this.#filters.push(
+        await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
+          _this: ref,
+          spec,
+          partialUpdates: false,
+        }),
+      );
+    }
+    // The initial state comes as `enter` updates, 100 objects a page on vCenter and vcsim.
+    await this.#drain();
+    if (this.#state !== 'building') return;
+    this.#state = 'ready';
+    this.#stats.builds += 1;
+    log('mirror %s built: %d objects', redactSessionIds(ref.value), this.#objects.size);
+  }
+
+  /** Resolves once a drain that started after this call has ended. */
+  #drainAfterNow(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const previous = this.#running ?? Promise.resolve();
+    const queued = previous
+      .catch(() => undefined)
+      .then(() => {
+        this.#queued = undefined;
+        const run = this.#drain();
+        this.#running = run;
+        void run
+          .catch(() => undefined)
+          .finally(() => {
+            if (this.#running === run) this.#running = undefined;
+          });
+        return run;
+      });
+    this.#queued = queued;
+    return queued;
+  }
+
+  /** Applies every pending update: WaitForUpdatesEx without waiting, truncated answers continued. */
+  async #drain(): Promise<void> {
+    const reread = new Map<string, ManagedObjectReference>();
+    let checked: Promise<Map<string, ManagedObjectReference>> | undefined;
+    for (let page = 0; ; page += 1) {
+      if (this.#state === 'broken' || this.#state === 'closed')
+        throw new MirrorBroken(`mirror ${this.#state}`);
+      if (page >= MAX_DRAIN_PAGES) throw new MirrorBroken(`more than ${MAX_DRAIN_PAGES} pages of updates`);
+      const ref = this.#ref;
+      if (!ref || this.#generation !== this.#session.generation) {
+        throw new MirrorBroken('the session was renewed: the filter died with the old one');
+      }
+      this.#stats.polls += 1;
+      const polled = this.#session.invoke<UpdateSet | undefined>('WaitForUpdatesEx', {
+        _this: ref,
+        version: this.#version,
+        options: { maxWaitSeconds: 0 },
+      });
+      // Started with the first page: children moved out before the read began are not in it.
+      if (page === 0 && this.#state === 'ready') {
+        checked = this.#check(ref);
+        checked.catch(() => undefined);
+      }
+      const updates = await polled;
+      // A re-login during the call replays it on a collector the new session does not have.
+      if (this.#generation !== this.#session.generation) {
+        throw new MirrorBroken('the session was renewed during a drain');
+      }
+      if (!updates) break;
+      this.#version = updates.version;
+      for (const filterUpdate of updates.filterSet ?? []) {
+        for (const update of filterUpdate.objectSet ?? []) this.#apply(update, reread);
+      }
+      if (this.#objects.size > this.#maxObjects) {
+        throw new MirrorBroken(`${this.#objects.size} objects, more than the bound of ${this.#maxObjects}`);
+      }
+      if (!updates.truncated) break;
+    }
+    if (reread.size > 0) await this.#reread([...reread.values()]);
+    if (checked) {
+      const members = await checked;
+      if (this.#folders.size > 0) await this.#reconcile(members);
+    }
+  }
+
+  /**
+   * Read alongside the first page of a drain: the children of the folders the spec lists the
+   * children of, and the collector's filters. A filter destroyed behind the mirror's back would
+   * otherwise only show as silence, which looks like nothing changed.
+   */
+  async #check(ref: ManagedObjectReference): Promise<Map<string, ManagedObjectReference>> {
+    const members = new Map<string, ManagedObjectReference>();
+    const found = await this.#collector.retrieve([
+      {
+        propSet: [
+          { type: 'Folder', pathSet: ['childEntity'] },
+          { type: 'PropertyCollector', pathSet: ['filter'] },
+        ],
+        objectSet: [...this.#folders.values(), ref].map((obj) => ({ obj, skip: false })),
+      },
+    ]);
+    let filters: ManagedObjectReference[] | undefined;
+    for (const object of found) {
+      if (object.obj.equals(ref)) {
+        filters = (object.props.get('filter') as ManagedObjectReference[] | undefined) ?? [];
+        continue;
+      }
+      for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
+        members.set(key(child), child);
+      }
+    }
+    const missing = this.#filters.filter((f) => !filters?.some((g) => g.equals(f)));
+    if (missing.length > 0) throw new MirrorBroken(`filter ${missing[0]!.value} is gone`);
+    return members;
+  }
+
+  /**
+   * Forgets the objects moved out of the folders, and reads those moved back in (vcsim, which
+   * never sent their `leave`, does not send their `enter` either).
+   */
+  async #reconcile(members: Map<string, ManagedObjectReference>): Promise<void> {
+    for (const [id, object] of this.#objects) {
+      if (this.#folders.has(id) || object.obj.type === 'Folder') continue;
+      if (!members.has(id)) this.#objects.delete(id);
+    }
+    const read = new Set(this.#specSet.flatMap((s) => s.propSet.map((p) => p.type)));
+    const unknown = [...members].filter(
+      ([id, obj]) => !this.#objects.has(id) && read.has(obj.type) && obj.type !== 'Folder',
+    );
+    if (unknown.length > 0)
+      await this.#reread(
+        unknown.map(([, obj]) => obj),
+        true,
+      );
+  }
+
+  #apply(update: ObjectUpdate, reread: Map<string, ManagedObjectReference>): void {
+    const id = key(update.obj);
+    if (update.kind === 'leave') {
+      this.#objects.delete(id);
+      reread.delete(id);
+      return;
+    }
+    let object = this.#objects.get(id);
+    if (update.kind === 'enter') {
+      // vcsim sends every object again as `enter` when one joins: a replace.
+      object = { obj: update.obj, propSet: [] };
+      this.#objects.set(id, object);
+    } else if (!object) {
+      // A change of an object this mirror dropped as moved out (vcsim never sent its `leave`).
+      return;
+    }
+    object.propSet ??= [];
+    const propSet = object.propSet;
+    const versionPath = this.#versionPaths[update.obj.type];
+    for (const change of update.changeSet ?? []) {
+      if (update.kind === 'modify' && change.name === versionPath) reread.set(id, update.obj);
+      // Watched for the mirror's own sake: not kept (memory), not given to the caller.
+      if (this.#ownPaths.has(`${update.obj.type}:${change.name}`)) continue;
+      const at = propSet.findIndex((p) => p.name === change.name);
+      if (change.op === 'remove' || change.op === 'indirectRemove' || change.val === undefined) {
+        if (at >= 0) propSet.splice(at, 1);
+      } else if (at >= 0) {
+        propSet[at] = { name: change.name, val: detach(change.val) };
+      } else {
+        propSet.push({ name: change.name, val: detach(change.val) });
+      }
+    }
+  }
+
+  /** Reads changed objects again in one call: their changes may not all have been reported. */
+  async #reread(objs: ManagedObjectReference[], add = false): Promise<void> {
+    this.#stats.rereads += objs.length;
+    const byType = new Map<string, ManagedObjectReference[]>();
+    for (const obj of objs) byType.set(obj.type, [...(byType.get(obj.type) ?? []), obj]);
+    const specSet: PropertyFilterSpec[] = [];
+    for (const [type, list] of byType) {
+      const pathSet = [
+        ...new Set(
+          this.#specSet.flatMap((s) =>
+            s.propSet.filter((p) => p.type === type).flatMap((p) => p.pathSet ?? []),
+          ),
+        ),
+      ];
+      specSet.push({ propSet: [{ type, pathSet }], objectSet: list.map((obj) => ({ obj, skip: false })) });
+    }
+    let objects: ObjectContent[];
+    try {
+      objects = await this.#collector.retrieveMapped(specSet, (o) => o);
+    } catch (error) {
+      // One of them was destroyed since: its `leave` comes with the next drain; read the others.
+      if (!(error instanceof VimFault && error.is('ManagedObjectNotFound')) || objs.length === 1) {
+        if (error instanceof VimFault && error.is('ManagedObjectNotFound')) {
+          this.#objects.delete(key(objs[0]!));
+          return;
+        }
+        throw error;
+      }
+      for (const obj of objs) await this.#reread([obj], add);
+      return;
+    }
+    for (const object of objects) {
+      const props = toObjectProperties(object);
+      if (!add && !this.#objects.has(key(object.obj))) continue;
+      this.#objects.set(key(object.obj), {
+        obj: object.obj,
+        propSet: [...props.props]
+          .filter(([name]) => !this.#ownPaths.has(`${object.obj.type}:${name}`))
+          .map(([name, val]) => ({ name, val: detach(val) })),
+      });
+    }
+  }
+
+  #break(why: string, error: unknown): void {
+    if (this.#state === 'broken' || this.#state === 'closed') return;
+    this.#state = 'broken';
+    const cause =
+      error instanceof VimFault ? error.faultType : error instanceof Error ? error.message : String(error);
+    log(
+      'mirror %s dropped, %s (%s): reads are full reads until it is built again',
+      redactSessionIds(this.#ref?.value ?? '?'),
+      why,
+      cause,
+    );
+    this.#objects.clear();
+    this.#dropRef();
+  }
+
+  #dropRef(): void {
+    const ref = this.#ref;
+    this.#ref = undefined;
+    this.#objects.clear();
+    if (!ref || this.#session.isClosed || this.#generation !== this.#session.generation) return;
+    this.#session.invoke('DestroyPropertyCollector', { _this: ref }).catch(() => undefined);
+  }
+}
+
+interface Entry {
+  mirror: PropertyMirror;
+  lastRead: number;
+}
+
+/**
+ * The mirrors of one session, one per filter spec, with the same `retrieveMapped` as
+ * {@link PropertyCollector}: the first read of a spec is a full read and starts building its
+ * mirror in the background; later reads are answered by the mirror once it is built (after a
+ * drain), by a full read otherwise. Shared by every caller of one provider.
+ */
+export class InventoryMirrors {
+  readonly stats: MirrorStats;
+  readonly #session: Session;
+  readonly #collector: PropertyCollector;
+  readonly #options: MirrorOptions;
+  readonly #idleMs: number;
+  readonly #mirrors = new Map<string, Entry>();
+  /** Per spec: consecutive breaks, and when a new mirror may be built. */
+  readonly #breaks = new Map<string, { count: number; retryAt: number }>();
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(collector: PropertyCollector, options: MirrorOptions = {}) {
+    this.#collector = collector;
+    this.#session = collector.session;
+    this.#options = options;
+    this.#idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.stats = options.stats ?? newMirrorStats();
+  }
+
+  /** Mirrors held now (tests). */
+  get size(): number {
+    return this.#mirrors.size;
+  }
+
+  /** The mirror of `specSet`, if one is held (tests, benchmarks). */
+  mirrorOf(specSet: PropertyFilterSpec[]): PropertyMirror | undefined {
+    return this.#mirrors.get(specKey(specSet))?.mirror;
+  }
+
+  /** Every mirror held now (tests, benchmarks). */
+  list(): PropertyMirror[] {
+    return [...this.#mirrors.values()].map((e) => e.mirror);
+  }
+
+  /** {@link PropertyCollector.retrieveMapped}, answered from a mirror when one is ready. */
+  async retrieveMapped<T>(
+    specSet: PropertyFilterSpec[],
+    map: (object: ObjectContent) => T | undefined,
+    options: RetrieveOptions = {},
+  ): Promise<T[]> {
+    if (this.#closed) return this.#collector.retrieveMapped(specSet, map, options);
+    const id = specKey(specSet);
+    let entry = this.#mirrors.get(id);
+    if (entry && (entry.mirror.state === 'broken' || entry.mirror.state === 'closed')) {
+      // Broken while nobody read it (its initial read failed): this read is the fallback.
+      this.stats.fallbacks += 1;
+      this.#forget(id, entry);
+      entry = undefined;
+    }
+    if (entry) {
+      entry.lastRead = Date.now();
+      const rows = await entry.mirror.read(map);
+      if (rows) return rows;
+      if (entry.mirror.state === 'building') {
+        this.stats.warmingReads += 1;
+      } else {
+        this.stats.fallbacks += 1;
+        this.#forget(id, entry);
+      }
+      return this.#collector.retrieveMapped(specSet, map, options);
+    }
+    const rows = await this.#collector.retrieveMapped(specSet, map, options);
+    this.#start(id, specSet);
+    return rows;
+  }
+
+  /** Drops every mirror, destroying their collectors; later reads are full reads. */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    for (const [id, entry] of this.#mirrors) this.#forget(id, entry);
+  }
+
+  #start(id: string, specSet: PropertyFilterSpec[]): void {
+    const breaks = this.#breaks.get(id);
+    if (breaks && Date.now() < breaks.retryAt) return;
+    const mirror = new PropertyMirror(this.#session, this.#collector, specSet, {
+      ...this.#options,
+      stats: this.stats,
+    });
+    this.#mirrors.set(id, { mirror, lastRead: Date.now() });
+    void mirror.built.then(() => {
+      if (mirror.state === 'ready') this.#breaks.delete(id);
+    });
+    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(50, Math.min(this.#idleMs / 2, 60_000)));
+    this.#sweeper.unref();
+  }
+
+  #forget(id: string, entry: Entry): void {
+    if (this.#mirrors.get(id) === entry) this.#mirrors.delete(id);
+    const broke = entry.mirror.state === 'broken';
+    entry.mirror.close();
+    if (broke) {
+      // A mirror that keeps breaking is not built again at once: each rebuild re-reads everything.
+      const count = (this.#breaks.get(id)?.count ?? 0) + 1;
+      this.#breaks.set(id, { count, retryAt: Date.now() + backoffMs(count, 500, 60_000) });
+    }
+    if (this.#mirrors.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, entry] of this.#mirrors) {
+      if (now - entry.lastRead < this.#idleMs) continue;
+      log('mirror idle for %d ms: dropped', now - entry.lastRead);
+      this.stats.idleDrops += 1;
+      this.#forget(id, entry);
+    }
+  }
+}
+
+/**
+ * `value` with its strings copied, in place for plain objects and arrays. A string decoded from
+ * an answer can be a view into that answer's text (V8 keeps long slices as views), and a mirror
+ * keeps its values for hours: one kept annotation would keep its whole page of XML alive.
+ */
+function detach<T>(value: T): T {
+  if (typeof value === 'string') return (value.length < 13 ? value : ` ${value}`.slice(1)) as T;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = detach(value[i]);
+    return value;
+  }
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    for (const k of Object.keys(record)) record[k] = detach(record[k]);
+  }
+  return value;
+}
+
+/** The identity of a filter spec: the same objects, traversal and paths. */
+function specKey(specSet: PropertyFilterSpec[]): string {
+  return JSON.stringify(specSet);
+}
