@@ -146,7 +146,7 @@ async function afterCloneInFlight(
 }
 
 /**
- * After a creation of `id` ended: while a VM of that name exists without InfraKit's notes, looks
+ * After a creation of `id` ended: while a VM of that name exists with no notes at all, looks
  * again with backoff, at most {@link CLONE_NOTES_WAIT_MS}: vcsim drops a clone's notes, and the
  * process that cloned writes them right after the task.
  */
@@ -159,7 +159,8 @@ async function awaitNotes(
   const deadline = Date.now() + CLONE_NOTES_WAIT_MS;
   let latest = lookup;
   for (let round = 0; ; round += 1) {
-    if (latest.found || latest.foreign.length === 0 || Date.now() >= deadline || signal?.aborted)
+    // Only a VM without any notes may still get ours: notes another tool wrote stay theirs.
+    if (latest.found || latest.blank.length === 0 || Date.now() >= deadline || signal?.aborted)
       return latest;
     const ceiling = Math.min(2000, 100 * 2 ** Math.min(round, 5));
     await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + (Math.random() * ceiling) / 2));

@@ -19,6 +19,8 @@ export interface InstanceLookup {
   deleted: ManagedObjectReference[];
   /** VMs of that name that InfraKit does not manage. */
   foreign: ManagedObjectReference[];
+  /** Those of `foreign` with no notes at all: a clone whose maker has not written them yet, maybe. */
+  blank: ManagedObjectReference[];
 }
 
 /**
@@ -42,14 +44,19 @@ export async function lookUpInstance(state: ProviderState, id: string): Promise<
     const owned: { vm: ManagedObjectReference; metadata: InstanceMetadata }[] = [];
     const deleted: ManagedObjectReference[] = [];
     const foreign: ManagedObjectReference[] = [];
+    const blank: ManagedObjectReference[] = [];
     for (const c of candidates) {
-      const decoded = state.codec.decode(c.props.get('config.annotation') as string | undefined);
+      const notes = c.props.get('config.annotation') as string | undefined;
+      const decoded = state.codec.decode(notes);
       if (decoded.kind === 'ours' || decoded.kind === 'legacy')
         owned.push({ vm: c.obj, metadata: decoded.metadata });
       else if (decoded.kind === 'deleted') deleted.push(c.obj);
-      else foreign.push(c.obj);
+      else {
+        foreign.push(c.obj);
+        if ((notes ?? '').trim() === '') blank.push(c.obj);
+      }
     }
-    return { owned, deleted, foreign };
+    return { owned, deleted, foreign, blank };
   };
   // A known folder, or a VM found in it, may be gone by now (deleted, or vCenter restarted under
   // a session that was renewed during this look-up): ManagedObjectNotFound there only means "not
@@ -65,7 +72,7 @@ export async function lookUpInstance(state: ProviderState, id: string): Promise<
   if (direct.length > 0) {
     const props = await state.client.collector.properties(direct, ['name', 'config.annotation']).catch(gone);
     const hits = props ? sort(props).owned : [];
-    if (hits.length === 1) return { found: hits[0], deleted: [], foreign: [] };
+    if (hits.length === 1) return { found: hits[0], deleted: [], foreign: [], blank: [] };
   }
   const datacenters = state.datacenterName
     ? [await state.inventory.datacenter(state.datacenterName)]
@@ -75,7 +82,7 @@ export async function lookUpInstance(state: ProviderState, id: string): Promise<
       datacenters.map((dc) => state.inventory.vmsNamed(dc.vmFolder, id, ['config.annotation'])),
     )
   ).flat();
-  const { owned, deleted, foreign } = sort(candidates);
+  const { owned, deleted, foreign, blank } = sort(candidates);
   if (owned.length > 1) {
     throw new AmbiguousNameError(
       'vm',
@@ -92,5 +99,5 @@ export async function lookUpInstance(state: ProviderState, id: string): Promise<
       candidates.length,
     );
   }
-  return { found: owned[0], deleted, foreign };
+  return { found: owned[0], deleted, foreign, blank };
 }
