@@ -78,19 +78,26 @@ export function guestMetadata(
   return undefined;
 }
 
+/** `value` without its undefined fields: the builders copy some fields into vCenter specs. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
 /** The VM that the properties of instance `name` describe. */
 export function vmSpecOf(name: string, props: VMProperties, logicalId?: string): VmSpec {
-  const guest = guestMetadata(name, props, logicalId);
   const nics: NicSpec[] = wantedNics(props);
-  const placement = {
-    ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
-    ...(props.cluster ? { cluster: props.cluster } : {}),
-    ...(props.host ? { host: props.host } : {}),
-  };
-  const optional = {
+  return defined<VmSpec>({
+    datastore: props.datastore,
+    placement: defined({
+      resourcePool: props.resourcePool || undefined,
+      cluster: props.cluster || undefined,
+      host: props.host || undefined,
+    }),
     template: props.template,
+    linkedClone: props.linkedClone,
     isoPath: props.isoPath,
     isoDatastore: props.isoDatastore,
+    guestId: props.guestId,
     cpus: props.cpus,
     memoryMB: props.memoryMB,
     diskMB: props.diskMB,
@@ -103,19 +110,9 @@ export function vmSpecOf(name: string, props: VMProperties, logicalId?: string):
     secureBoot: props.secureBoot,
     hardwareVersion: props.hardwareVersion,
     extraConfig: props.extraConfig,
-  };
-  const spec: VmSpec = {
-    datastore: props.datastore,
-    placement,
-    linkedClone: props.linkedClone,
-    guestId: props.guestId,
     nics,
     powerOn: props.powerOn,
-    ...(guest ? { guest } : {}),
+    guest: guestMetadata(name, props, logicalId),
     field: (path) => propertyField(props, path),
-  };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (spec as unknown as Record<string, unknown>)[key] = value;
-  }
-  return spec;
+  });
 }
