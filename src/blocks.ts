@@ -96,5 +96,7 @@ export {
   type Placement,
 } from './vsphere/finder.ts';
 export { type GroupFolder, GroupFolders, type GroupFoldersOptions } from './vsphere/folders.ts';
+export type { MachineShape } from './vsphere/machine.ts';
 export type { ResolvedNic } from './vsphere/nics.ts';
+export type { ExtraConfigOption, GuestMetadata, NicSpec, PlacementChoice, VmSpec } from './vsphere/spec.ts';
 export { type StopMode, VmOps } from './vsphere/vm-ops.ts';

@@ -79,7 +79,7 @@ export type {
 export { InfraKitTags } from './spi/instance.ts';
 export { TaskFailedError, TaskOutcomeUnknownError } from './tasks/waiter.ts';
 export { AbortError, HttpStatusError, TimeoutError, TlsError, TransportError } from './transport/errors.ts';
-export type { TlsOptions } from './transport/tls.ts';
+export { pemCertificateIssues, type TlsOptions } from './transport/tls.ts';
 export type { VimFaultDetail } from './vim25/index.ts';
 export { ManagedObjectReference, VimFault } from './vim25/index.ts';
 export type { InventoryKind } from './vsphere/errors.ts';

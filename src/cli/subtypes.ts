@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { delimiter, resolve } from 'node:path';
+import { pemCertificateIssues } from '../index.ts';
 import type { VSphereInstanceProviderOptions } from '../provider/provider.ts';
-import { pemCertificateIssues } from '../transport/tls.ts';
 import { type ParsedArgs, stringFlag, UsageError } from './args.ts';
 import { loadConfigFile, type SubtypeConfig } from './config-file.ts';
 import type { CliIo, CliProvider, ProviderFactory } from './io.ts';

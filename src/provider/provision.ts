@@ -10,15 +10,16 @@ import type { BuildRequest } from '../vsphere/build.ts';
 import { NotFoundError } from '../vsphere/errors.ts';
 import type { GroupFolder } from '../vsphere/folders.ts';
 import { waitForGuestIp } from '../vsphere/guest.ts';
-import { nicNetworkField, wantedNics } from '../vsphere/nics.ts';
 import { faultOf, isFault } from '../vsphere/vm-ops.ts';
 import type { InstanceMetadata, PowerOffSetting } from './annotation.ts';
 import { track } from './background.ts';
 import { ipv4Addresses, vmNameForLogicalId } from './cloud-init.ts';
 import { describeNow } from './describe.ts';
+
 import { parseProperties, type VMProperties } from './properties.ts';
 import { parseInstanceSpec } from './spec.ts';
 import { type ProviderState, untilAborted } from './state.ts';
+import { nicNetworkField, vmSpecOf, wantedNics } from './vm-spec.ts';
 
 const log = logger('infrakit:vsphere:provider');
 
@@ -212,10 +213,9 @@ async function buildVm(
       name,
       dc,
       folder,
-      props,
+      spec: vmSpecOf(name, props, logicalId || undefined),
       annotation,
       ...(init ? { init } : {}),
-      ...(logicalId ? { logicalId } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     };

@@ -7,10 +7,10 @@ import type { JsonValue } from '../spi/instance.ts';
 import { rootDiskProblem } from '../vsphere/disks.ts';
 import { AmbiguousNameError, NotFoundError } from '../vsphere/errors.ts';
 import type { DatacenterInfo } from '../vsphere/finder.ts';
-import { nicNetworkField, wantedNics } from '../vsphere/nics.ts';
 import type { InstanceProperties } from './instance-properties.ts';
 import { parseProperties } from './properties.ts';
 import type { ProviderState } from './state.ts';
+import { nicNetworkField, wantedNics } from './vm-spec.ts';
 
 /**
  * Checks instance properties: their shape (every problem at once), then that what they name

@@ -89,7 +89,15 @@ export function tlsOptionIssues(value: unknown): ValidationIssue[] {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
-/** The PEM certificate blocks of a CA bundle, each parsed; a bundle with none is refused. */
+/**
+ * Checks a CA bundle (the text of a PEM file, as `TlsOptions.ca` takes it) before any connection:
+ * each `-----BEGIN CERTIFICATE-----` block must parse as X.509, and a bundle with none is
+ * refused. The issues name `field` and the certificate's position, never the bundle's content.
+ *
+ * @param text - the bundle's text
+ * @param field - the name of the setting the bundle came from, for the issues
+ * @returns the problems found; empty when the bundle is usable
+ */
 export function pemCertificateIssues(text: string, field: string): ValidationIssue[] {
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {

@@ -8,13 +8,6 @@
 import type { VSphereClient } from '../client.ts';
 import { ValidationError } from '../errors.ts';
 import { logger } from '../log.ts';
-import {
-  guestExtraConfig,
-  guestHostname,
-  ipv4Addresses,
-  vsphereCustomization,
-} from '../provider/cloud-init.ts';
-import type { VMProperties } from '../provider/properties.ts';
 import { TaskOutcomeUnknownError, type WaitScope } from '../tasks/waiter.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
@@ -31,16 +24,14 @@ import {
 } from './machine.ts';
 import {
   addNic,
-  dhcpNic,
   manualMacs,
   nicChanges,
   nicMacs,
   nicMatches,
-  nicNetworkField,
   orderedNics,
   type ResolvedNic,
-  wantedNics,
 } from './nics.ts';
+import { type ExtraConfigOption, specField, type VmSpec } from './spec.ts';
 import { isFault, VerificationError, type VmOps } from './vm-ops.ts';
 
 const log = logger('infrakit:vsphere:build');
@@ -49,11 +40,11 @@ export interface BuildRequest {
   name: string;
   dc: DatacenterInfo;
   folder: GroupFolder;
-  props: VMProperties;
+  /** The VM to make. */
+  spec: VmSpec;
   annotation: string;
+  /** User data, written for the guest as `guestinfo.userdata`. */
   init?: string;
-  /** The instance's LogicalID (a NIC may take its address from it). */
-  logicalId?: string;
   signal?: AbortSignal;
   onProgress?: (event: { phase: string; percent?: number }) => void;
 }
@@ -107,29 +98,26 @@ export abstract class VmBuilder {
   }
 
   protected async resolve(req: BuildRequest): Promise<Resolved> {
-    const { dc, props } = req;
+    const { dc, spec } = req;
+    const wanted = spec.nics ?? [];
     const [placement, datastore, networks] = await Promise.all([
-      this.inventory.placement(dc, {
-        ...(props.resourcePool ? { resourcePool: props.resourcePool } : {}),
-        ...(props.cluster ? { cluster: props.cluster } : {}),
-        ...(props.host ? { host: props.host } : {}),
-      }),
-      this.inventory.datastore(dc, props.datastore),
+      this.inventory.placement(dc, spec.placement ?? {}),
+      this.inventory.datastore(dc, spec.datastore, specField(spec, 'datastore')),
       Promise.all(
-        wantedNics(props).map((nic, index) =>
-          this.inventory.network(dc, nic.network, nicNetworkField(props, index)),
+        wanted.map((nic, index) =>
+          this.inventory.network(dc, nic.network, specField(spec, `nics[${index}].network`)),
         ),
       ),
       // A disk on a datastore that does not exist must fail before the VM is made.
       Promise.all(
-        (props.disks ?? []).map((disk, i) =>
-          disk.datastore !== undefined && disk.datastore !== props.datastore
-            ? this.inventory.datastore(dc, disk.datastore, `Properties.Disks[${i}].Datastore`)
+        (spec.disks ?? []).map((disk, i) =>
+          disk.datastore !== undefined && disk.datastore !== spec.datastore
+            ? this.inventory.datastore(dc, disk.datastore, specField(spec, `disks[${i}].datastore`))
             : undefined,
         ),
       ),
     ]);
-    const nics = wantedNics(props).map((nic, index) => ({ nic, network: networks[index]! }));
+    const nics = wanted.map((nic, index) => ({ nic, network: networks[index]! }));
     return { placement, datastore: datastore.ref, nics };
   }
 
@@ -218,7 +206,7 @@ export abstract class VmBuilder {
         vm = found;
         await this.verifyAndRepair(req, resolved, vm);
       }
-      if (req.props.powerOn) {
+      if (req.spec.powerOn) {
         req.onProgress?.({ phase: 'power-on' });
         await this.vmOps.powerOn(vm, req.signal, this.scopes.get(req));
       }
@@ -446,27 +434,28 @@ export abstract class VmBuilder {
     }
     const change: Record<string, unknown> = {};
     if ((info.props.get('config.annotation') ?? '') !== req.annotation) change.annotation = req.annotation;
-    if (req.props.cpus !== undefined && info.props.get('config.hardware.numCPU') !== req.props.cpus)
-      change.numCPUs = req.props.cpus;
-    if (req.props.memoryMB !== undefined && info.props.get('config.hardware.memoryMB') !== req.props.memoryMB)
-      change.memoryMB = req.props.memoryMB;
+    const { spec } = req;
+    if (spec.cpus !== undefined && info.props.get('config.hardware.numCPU') !== spec.cpus)
+      change.numCPUs = spec.cpus;
+    if (spec.memoryMB !== undefined && info.props.get('config.hardware.memoryMB') !== spec.memoryMB)
+      change.memoryMB = spec.memoryMB;
     const extra =
       (info.props.get('config.extraConfig') as { key: string; value: unknown }[] | undefined) ?? [];
     const devices = (info.props.get('config.hardware.device') as Device[] | undefined) ?? [];
     // The guest's metadata names the MACs vCenter gave the NICs: known once the NICs are right.
-    const metadata = guestExtraConfig(guestRequest(req, resolved), nicMacs(devices, resolved.nics));
+    const metadata = guestExtraConfig(req, nicMacs(devices, resolved.nics));
     const wantedExtra = [
       ...userdataExtraConfig(req.init),
-      ...machineExtraConfig(req.props),
+      ...machineExtraConfig(spec),
       ...(metadata ?? []),
     ].filter((o) => !extra.some((e) => e.key === o.key && e.value === o.value));
     if (wantedExtra.length > 0) change.extraConfig = wantedExtra;
-    if (hardwareVersionProblem(req.props, (path) => info.props.get(path))) {
+    if (hardwareVersionProblem(spec, (path) => info.props.get(path))) {
       throw new VerificationError('hardware version', req.name);
     }
     Object.assign(
       change,
-      machineRepair(req.props, (path) => info.props.get(path)),
+      machineRepair(spec, (path) => info.props.get(path)),
     );
     const deviceChange = this.repairDevices(req, resolved, devices);
     if (deviceChange.length > 0) change.deviceChange = deviceChange;
@@ -494,17 +483,17 @@ export abstract class VmBuilder {
     complete: boolean,
   ): string | undefined {
     if ((props.get('config.annotation') ?? '') !== req.annotation) return 'annotation';
-    if (req.props.cpus !== undefined && props.get('config.hardware.numCPU') !== req.props.cpus)
-      return 'CPU count';
-    if (req.props.memoryMB !== undefined && props.get('config.hardware.memoryMB') !== req.props.memoryMB)
+    const { spec } = req;
+    if (spec.cpus !== undefined && props.get('config.hardware.numCPU') !== spec.cpus) return 'CPU count';
+    if (spec.memoryMB !== undefined && props.get('config.hardware.memoryMB') !== spec.memoryMB)
       return 'memory size';
-    if (Object.keys(machineRepair(req.props, (path) => props.get(path))).length > 0)
+    if (Object.keys(machineRepair(spec, (path) => props.get(path))).length > 0)
       return 'compute and firmware settings';
     const devices =
       (props.get('config.hardware.device') as Device[] | undefined) ?? (complete ? [] : undefined);
     if (devices === undefined || this.repairDevices(req, resolved, devices).length > 0)
       return 'device configuration';
-    const metadata = guestExtraConfig(guestRequest(req, resolved), nicMacs(devices, resolved.nics));
+    const metadata = guestExtraConfig(req, nicMacs(devices, resolved.nics));
     const extra = props.get('config.extraConfig') as { key: string; value: unknown }[] | undefined;
     if (
       metadata === undefined ||
@@ -516,13 +505,13 @@ export abstract class VmBuilder {
   }
 }
 
-function guestRequest(req: BuildRequest, resolved: Resolved) {
-  return {
-    name: req.name,
-    ...(req.logicalId !== undefined ? { logicalId: req.logicalId } : {}),
-    props: req.props,
-    nics: resolved.nics.map((r) => r.nic),
-  };
+/** The guest metadata's extraConfig for NICs with `macs`: `[]` when none is asked for. */
+function guestExtraConfig(
+  req: BuildRequest,
+  macs: readonly string[] | undefined,
+): ExtraConfigOption[] | undefined {
+  const hook = req.spec.guest?.extraConfig;
+  return hook ? hook.call(req.spec.guest, macs) : [];
 }
 
 function diskSizesMB(devices: Device[]): number[] {
@@ -532,8 +521,8 @@ function diskSizesMB(devices: Device[]): number[] {
 /** Clones a template (full or linked). */
 export class TemplateCloner extends VmBuilder {
   protected async create(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference> {
-    const { props, dc } = req;
-    const template = await this.inventory.template(dc, props.template!);
+    const { spec, dc } = req;
+    const template = await this.inventory.template(dc, spec.template!, specField(spec, 'template'));
     const templateInfo = await this.templateInfo(template);
     const location: Record<string, unknown> = {
       _type: 'VirtualMachineRelocateSpec',
@@ -542,14 +531,14 @@ export class TemplateCloner extends VmBuilder {
       ...(resolved.placement.host ? { host: resolved.placement.host } : {}),
     };
     let snapshot: ManagedObjectReference | undefined;
-    if (props.linkedClone) {
+    if (spec.linkedClone) {
       snapshot = templateInfo.snapshot;
       if (!snapshot) {
         throw new ValidationError(
           [
             {
-              field: 'Properties.LinkedClone',
-              message: `template "${props.template}" has no snapshot; a linked clone needs one`,
+              field: specField(spec, 'linkedClone'),
+              message: `template "${spec.template}" has no snapshot; a linked clone needs one`,
             },
           ],
           'cannot clone',
@@ -558,35 +547,26 @@ export class TemplateCloner extends VmBuilder {
       location.diskMoveType = 'createNewChildDiskBacking';
     }
     const config: Record<string, unknown> = { _type: 'VirtualMachineConfigSpec', annotation: req.annotation };
-    if (props.cpus !== undefined) config.numCPUs = props.cpus;
-    if (props.memoryMB !== undefined) config.memoryMB = props.memoryMB;
+    if (spec.cpus !== undefined) config.numCPUs = spec.cpus;
+    if (spec.memoryMB !== undefined) config.memoryMB = spec.memoryMB;
     // With every MAC manual the guest's metadata is known now and goes in the clone itself.
     const extraConfig = [
       ...userdataExtraConfig(req.init),
-      ...(guestExtraConfig(guestRequest(req, resolved), manualMacs(resolved.nics)) ?? []),
+      ...(guestExtraConfig(req, manualMacs(resolved.nics)) ?? []),
     ];
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
-    applyMachineConfig(config, props, 'clone');
+    applyMachineConfig(config, spec, 'clone');
     this.checkRootDisk(req, templateInfo.devices);
     this.templateDisks.set(req, disksOf(templateInfo.devices).length);
     const deviceChange = this.repairDevices(req, resolved, templateInfo.devices);
     if (deviceChange.length > 0) config.deviceChange = deviceChange;
-    const spec: Record<string, unknown> = {
+    const cloneSpec: Record<string, unknown> = {
       _type: 'VirtualMachineCloneSpec',
       location,
       template: false,
       config,
-      ...(props.customization === 'vsphere'
-        ? {
-            customization: vsphereCustomization(
-              guestHostname({ name: req.name, props }),
-              props,
-              // vCenter needs one adapter setting per NIC: the template's own NICs get DHCP.
-              resolved.nics.length > 0
-                ? resolved.nics.map(({ nic }) => ({ nic, ipv4: ipv4Addresses(nic, req.logicalId) }))
-                : orderedNics(templateInfo.devices).map(() => ({ nic: dhcpNic(''), ipv4: [] })),
-            ),
-          }
+      ...(spec.guest?.customization
+        ? { customization: spec.guest.customization(orderedNics(templateInfo.devices).length) }
         : {}),
       powerOn: false, // powered on after verification, so a repair never needs a power cycle
       ...(snapshot ? { snapshot } : {}),
@@ -594,9 +574,9 @@ export class TemplateCloner extends VmBuilder {
     return this.startCreation(
       req,
       'CloneVM_Task',
-      { _this: template, folder: req.folder.ref, name: req.name, spec },
+      { _this: template, folder: req.folder.ref, name: req.name, spec: cloneSpec },
       template,
-      `clone of ${props.template} to ${req.name}`,
+      `clone of ${spec.template} to ${req.name}`,
       'clone',
     );
   }
@@ -606,9 +586,10 @@ export class TemplateCloner extends VmBuilder {
 
   /** `RootDiskMB` cannot shrink the template's first disk (vCenter never shrinks a disk). */
   private checkRootDisk(req: BuildRequest, templateDevices: Device[]): void {
-    const problem = rootDiskProblem(templateDevices, req.props.rootDiskMB, req.props.template!);
+    const { spec } = req;
+    const problem = rootDiskProblem(templateDevices, spec.rootDiskMB, spec.template!);
     if (problem) {
-      throw new ValidationError([{ field: 'Properties.RootDiskMB', message: problem }], 'cannot clone');
+      throw new ValidationError([{ field: specField(spec, 'rootDiskMB'), message: problem }], 'cannot clone');
     }
   }
 
@@ -644,7 +625,8 @@ export class TemplateCloner extends VmBuilder {
     // Without any network asked for, the template's NICs are kept as they are.
     const changes: Record<string, unknown>[] =
       resolved.nics.length > 0 ? nicChanges(devices, resolved.nics) : [];
-    if (req.props.diskMB !== undefined && !diskSizesMB(devices).includes(req.props.diskMB)) {
+    const { spec } = req;
+    if (spec.diskMB !== undefined && !diskSizesMB(devices).includes(spec.diskMB)) {
       const controller = devices.find((d) => SCSI_TYPES.has(d._type ?? ''));
       let controllerKey: number;
       if (controller?.key !== undefined) {
@@ -658,13 +640,15 @@ export class TemplateCloner extends VmBuilder {
       );
       let unit = 0;
       while (used.has(unit) || unit === 7) unit += 1;
-      changes.push(addThinDisk(-202, controllerKey, unit, req.props.diskMB, req.props.datastore));
+      changes.push(addThinDisk(-202, controllerKey, unit, spec.diskMB, spec.datastore));
     }
     // create() records the template's disk count before anything else runs; were it missing,
     // the Disks are not planned again: a disk added twice is worse than one missing.
     const templateDisks = this.templateDisks.get(req);
-    const wanted = templateDisks === undefined ? { ...req.props, disks: undefined } : req.props;
-    changes.push(...diskChanges(devices, wanted, templateDisks ?? 0, DISK_KEYS_FROM, 'Properties.Disks'));
+    const wanted = templateDisks === undefined ? { ...spec, disks: undefined } : spec;
+    changes.push(
+      ...diskChanges(devices, wanted, templateDisks ?? 0, DISK_KEYS_FROM, specField(spec, 'disks')),
+    );
     return changes;
   }
 }
@@ -672,35 +656,34 @@ export class TemplateCloner extends VmBuilder {
 /** Builds a VM around a LinuxKit (or any) ISO in one CreateVM_Task. */
 export class IsoVmBuilder extends VmBuilder {
   protected async create(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference> {
-    const { props, dc } = req;
-    const isoDatastoreName = props.isoDatastore ?? props.datastore;
-    const isoDatastore = props.isoDatastore
-      ? (await this.inventory.datastore(dc, isoDatastoreName, 'Properties.ISODatastore')).ref
+    const { spec, dc } = req;
+    const isoDatastoreName = spec.isoDatastore ?? spec.datastore;
+    const isoDatastore = spec.isoDatastore
+      ? (await this.inventory.datastore(dc, isoDatastoreName, specField(spec, 'isoDatastore'))).ref
       : resolved.datastore;
     const deviceChange: Record<string, unknown>[] = [
       addPvscsi(-100),
-      addIsoCdrom(-101, datastorePath(isoDatastoreName, props.isoPath!), isoDatastore),
+      addIsoCdrom(-101, datastorePath(isoDatastoreName, spec.isoPath!), isoDatastore),
     ];
     resolved.nics.forEach((nic, index) => {
       deviceChange.push(addNic(-110 - index, nic));
     });
-    if (props.diskMB !== undefined)
-      deviceChange.push(addThinDisk(-103, -100, 0, props.diskMB, props.datastore));
+    if (spec.diskMB !== undefined) deviceChange.push(addThinDisk(-103, -100, 0, spec.diskMB, spec.datastore));
     const controller = { _type: 'ParaVirtualSCSIController', key: -100, busNumber: 0 };
-    deviceChange.push(...diskChanges([controller], props, 0, DISK_KEYS_FROM, 'Properties.Disks'));
+    deviceChange.push(...diskChanges([controller], spec, 0, DISK_KEYS_FROM, specField(spec, 'disks')));
     const config: Record<string, unknown> = {
       _type: 'VirtualMachineConfigSpec',
       name: req.name,
-      guestId: props.guestId,
-      files: { _type: 'VirtualMachineFileInfo', vmPathName: `[${props.datastore}]` },
-      numCPUs: props.cpus ?? 1,
-      memoryMB: props.memoryMB ?? 1024,
+      guestId: spec.guestId ?? 'otherLinux64Guest',
+      files: { _type: 'VirtualMachineFileInfo', vmPathName: `[${spec.datastore}]` },
+      numCPUs: spec.cpus ?? 1,
+      memoryMB: spec.memoryMB ?? 1024,
       annotation: req.annotation,
       deviceChange,
     };
     const extraConfig = userdataExtraConfig(req.init);
     if (extraConfig.length > 0) config.extraConfig = extraConfig;
-    applyMachineConfig(config, props, 'iso');
+    applyMachineConfig(config, spec, 'iso');
     return this.startCreation(
       req,
       'CreateVM_Task',
@@ -723,8 +706,8 @@ export class IsoVmBuilder extends VmBuilder {
   ): Record<string, unknown>[] {
     // CreateVM_Task is applied whole or not at all: a missing device means vCenter refused it
     // silently, which no reconfigure should paper over.
-    const { props } = req;
-    const isoFile = datastorePath(props.isoDatastore ?? props.datastore, props.isoPath!);
+    const { spec } = req;
+    const isoFile = datastorePath(spec.isoDatastore ?? spec.datastore, spec.isoPath!);
     const missing: string[] = [];
     if (!devices.some((d) => d._type === 'ParaVirtualSCSIController')) missing.push('pvscsi controller');
     if (
@@ -741,9 +724,9 @@ export class IsoVmBuilder extends VmBuilder {
       resolved.nics.some((want, i) => nics[i]?._type !== 'VirtualVmxnet3' || !nicMatches(nics[i]!, want))
     )
       missing.push(`${resolved.nics.length} vmxnet3 NIC(s) as asked`);
-    if (props.diskMB !== undefined && !diskSizesMB(devices).includes(props.diskMB))
-      missing.push(`${props.diskMB} MB disk`);
-    if (props.disks && disksOf(devices).length < props.disks.length) missing.push('disks of Disks');
+    if (spec.diskMB !== undefined && !diskSizesMB(devices).includes(spec.diskMB))
+      missing.push(`${spec.diskMB} MB disk`);
+    if (spec.disks && disksOf(devices).length < spec.disks.length) missing.push('disks of Disks');
     if (missing.length > 0) throw new VerificationError(`devices (${missing.join(', ')})`, req.name);
     return [];
   }

@@ -1,23 +1,22 @@
 /**
- * The NICs of a VM: which ones the properties ask for, how they are read back in device order,
+ * The NICs of a VM: how they are read back in device order,
  * and the device changes that make a VM's NICs exactly those (a clone reuses the template's first
  * NIC, removes the template's extra ones and adds what is missing as vmxnet3).
  *
  * Pure: no I/O.
  */
 
-import type { VMProperties } from '../provider/properties.ts';
-import type { NicProperties } from '../provider/properties-network.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
 import { nicBacking } from './devices.ts';
 import type { NetworkInfo } from './finder.ts';
+import type { NicSpec } from './spec.ts';
 
 type Spec = Record<string, unknown>;
 type Device = Record<string, unknown> & { _type?: string; key?: number };
 
 /** A NIC asked for, with its network found in the inventory. */
 export interface ResolvedNic {
-  nic: NicProperties;
+  nic: NicSpec;
   network: NetworkInfo;
 }
 
@@ -35,26 +34,6 @@ export const NIC_TYPES: ReadonlySet<string> = new Set([
 
 /** Keys of NICs added by a build start here (below the other builders' temporary keys). */
 const NEW_NIC_KEY = -300;
-
-/** The NICs the properties ask for: `Networks`, else the `Network` shorthand (one DHCP NIC), else none. */
-export function wantedNics(props: Pick<VMProperties, 'nics' | 'network'>): NicProperties[] {
-  if (props.nics) return props.nics;
-  return props.network === undefined ? [] : [dhcpNic(props.network)];
-}
-
-/** A NIC on `network` configured by DHCP (IPv4). */
-export function dhcpNic(network: string): NicProperties {
-  return { network, dhcp4: true, ipv4: [], dhcp6: false, ipv6: [] };
-}
-
-/** Field of the network name of NIC `index`, for NotFound messages. */
-export function nicNetworkField(
-  props: Pick<VMProperties, 'nics'>,
-  index: number,
-  root = 'Properties',
-): string {
-  return props.nics ? `${root}.Networks[${index}].Network` : `${root}.Network`;
-}
 
 /**
  * A VM's NICs in device (PCI) order. vCenter lists an edited device last and may give added NICs

@@ -44,6 +44,8 @@ describe('layer check', () => {
         "export { Inventory } from '../vsphere/finder.ts';\nconst m = await import('../soap/client.ts');",
       ],
       ['nowhere/x.ts', "import { a } from '../errors.ts';"],
+      ['cli/d.ts', "import { pemCertificateIssues } from '../index.ts';"],
+      ['index.ts', "export { main } from './cli/main.ts';"],
       ['vim25/t.ts', "import { launch } from '../testing/vcsim.ts';"],
     ]);
     const { violations } = checkImports(files, []);
@@ -55,6 +57,7 @@ describe('layer check', () => {
         'plugin/s.ts -> vim25/index.ts',
         'cli/c.ts -> soap/client.ts',
         'nowhere/x.ts -> errors.ts',
+        'index.ts -> cli/main.ts',
         'vim25/t.ts -> testing/vcsim.ts',
       ],
     );

@@ -6,15 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManagedObjectReference } from '../../src/vim25/index.ts';
 import type { NetworkInfo } from '../../src/vsphere/finder.ts';
-import {
-  dhcpNic,
-  editNic,
-  manualMacs,
-  nicChanges,
-  nicMacs,
-  orderedNics,
-  wantedNics,
-} from '../../src/vsphere/nics.ts';
+import { editNic, manualMacs, nicChanges, nicMacs, orderedNics } from '../../src/vsphere/nics.ts';
+import type { NicSpec } from '../../src/vsphere/spec.ts';
+
+const nicSpec = (network: string): NicSpec => ({ network });
 
 const std: NetworkInfo = { ref: new ManagedObjectReference('Network', 'network-7'), name: 'VM Network' };
 const dvpg: NetworkInfo = {
@@ -55,17 +50,10 @@ describe('NICs', () => {
     );
   });
 
-  it('wantedNics: Networks, else the Network shorthand, else none', () => {
-    assert.deepEqual(wantedNics({ network: 'a' }), [dhcpNic('a')]);
-    assert.deepEqual(wantedNics({}), []);
-    const nics = [dhcpNic('x'), dhcpNic('y')];
-    assert.equal(wantedNics({ nics, network: 'a' }), nics);
-  });
-
   it('keeps a matching first NIC, re-backs a wrong one, adds the missing ones, removes the rest', () => {
     const wanted = [
-      { nic: dhcpNic('DC0_DVPG0'), network: dvpg },
-      { nic: { ...dhcpNic('VM Network'), mac: '00:50:56:00:00:05' }, network: std },
+      { nic: nicSpec('DC0_DVPG0'), network: dvpg },
+      { nic: { ...nicSpec('VM Network'), mac: '00:50:56:00:00:05' }, network: std },
     ];
     const devices = [nicOn(4000, 7, std), nicOn(4001, 8, std), nicOn(4002, 9, std)];
     const changes = nicChanges(devices, wanted) as { operation: string; device: Record<string, unknown> }[];
@@ -99,7 +87,7 @@ describe('NICs', () => {
 
   it('an edit drops a manual MAC of the template (it would repeat in every clone)', () => {
     const edited = editNic(nicOn(4000, 7, std, { addressType: 'manual', macAddress: '00:50:56:00:00:01' }), {
-      nic: dhcpNic('DC0_DVPG0'),
+      nic: nicSpec('DC0_DVPG0'),
       network: dvpg,
     }).device as Record<string, unknown>;
     assert.equal(edited.addressType, 'generated');
@@ -108,8 +96,8 @@ describe('NICs', () => {
 
   it('nicMacs: the MACs in device order once the NICs are as asked', () => {
     const wanted = [
-      { nic: dhcpNic('VM Network'), network: std },
-      { nic: dhcpNic('DC0_DVPG0'), network: dvpg },
+      { nic: nicSpec('VM Network'), network: std },
+      { nic: nicSpec('DC0_DVPG0'), network: dvpg },
     ];
     assert.deepEqual(nicMacs([nicOn(4001, 8, dvpg), nicOn(4000, 7, std)], wanted), [
       '00:0c:29:00:00:07',
@@ -119,7 +107,7 @@ describe('NICs', () => {
     assert.equal(nicMacs([nicOn(4000, 7, dvpg), nicOn(4001, 8, std)], wanted), undefined, 'wrong networks');
     assert.equal(nicMacs([nicOn(4000, 7, std), nicOn(4001, 8, dvpg, { macAddress: '' })], wanted), undefined);
     assert.equal(manualMacs(wanted), undefined);
-    assert.deepEqual(manualMacs([{ nic: { ...dhcpNic('a'), mac: '00:50:56:00:00:01' }, network: std }]), [
+    assert.deepEqual(manualMacs([{ nic: { ...nicSpec('a'), mac: '00:50:56:00:00:01' }, network: std }]), [
       '00:50:56:00:00:01',
     ]);
   });

@@ -1,17 +1,8 @@
 /** The built package (dist/), which P5 and P6 measure: what users import. */
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildDist, newestMtime } from '../../../scripts/ensure-built.ts';
 import { type BenchContext, repoRoot } from './context.ts';
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 let done: string | undefined;
 
@@ -34,10 +25,7 @@ export function ensureBuilt(ctx: BenchContext): string {
     done = 'dist/ is older than src/ (--no-build: measured as it is)';
   } else {
     ctx.log('dist/ is missing or older than src/: npm run build');
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const built = spawnSync(npm, ['run', 'build'], { cwd: repoRoot, encoding: 'utf8' });
-    if (built.status !== 0)
-      throw new Error(`npm run build failed: ${(built.stderr || built.stdout).slice(-800)}`);
+    buildDist(repoRoot);
     done = 'dist/ built with npm run build for this run';
   }
   return done;

@@ -1,29 +1,33 @@
 /**
  * `npm run demo`: the library managing a group of VMs the way InfraKit's group plugin would, on a
- * local vcsim (govmomi's vCenter simulator) — no vCenter needed.
+ * local vcsim (govmomi's vCenter simulator) — no vCenter needed. It uses only the package's
+ * public API, imported by its name as any user would (`npm run demo` builds dist/ first when
+ * it is missing or older than src/).
  *
  * It starts vcsim (building the launcher first if Go is there and it is missing), provisions a
  * group of 3 VMs from a template, lets simulated VMware Tools hand out guest IPs, prints the group
  * (name, power, IP, tags), labels one, scales the group to 5 and down to 2, destroys the rest and
  * stops vcsim. Exit code 0 on success; 1 with the reason on stderr otherwise.
  *
- * Environment: VCSIM=/path/to/vcsim to use another vcsim; INFRAKIT_VSPHERE_CACHE for the cache.
+ * Environment: VCSIM=/path/to/vcsim to use another vcsim; INFRAKIT_VSPHERE_CACHE for the cache
+ * (default: the project's .cache/, where `npm run vcsim:install` puts the launcher).
  */
 import { createHash } from 'node:crypto';
-import { instanceTable } from '../../src/cli/output.ts';
+import { fileURLToPath } from 'node:url';
 import {
   type InstanceDescription,
   type JsonValue,
   VSphereInstanceProvider,
   type VSphereInstanceSpec,
-} from '../../src/index.ts';
+} from 'infrakit-instance-vsphere';
 import {
   type RunningVcsim,
   startVcsim,
   VcsimInstallError,
   VcsimNotFoundError,
-} from '../../src/testing/index.ts';
-import { cacheDir } from '../vcsim/locate.ts';
+} from 'infrakit-instance-vsphere/testing';
+
+const cacheDir = process.env.INFRAKIT_VSPHERE_CACHE || fileURLToPath(new URL('../.cache', import.meta.url));
 
 const GROUP = 'demo-workers';
 const TEMPLATE = 'DC0_H0_VM0';
@@ -74,9 +78,29 @@ async function describeGroup(provider: VSphereInstanceProvider): Promise<Instanc
   return provider.describe({ 'infrakit.group': GROUP }, { properties: true });
 }
 
+/** The group as a table: NAME, POWER, IP and the tags (`k=v`, sorted), in columns. */
+function table(descriptions: readonly InstanceDescription[]): string {
+  const rows = [...descriptions]
+    .sort((a, b) => a.ID.localeCompare(b.ID))
+    .map(({ ID, Tags, Properties }) => {
+      const power = (Properties as { PowerState?: string } | undefined)?.PowerState ?? '-';
+      const tags = Object.keys(Tags)
+        .filter((key) => key !== 'guestIP')
+        .sort()
+        .map((key) => `${key}=${Tags[key]}`);
+      return [ID, power.replace(/^powered/, '').toLowerCase(), Tags.guestIP || '-', tags.join(' ')];
+    });
+  const header = ['NAME', 'POWER', 'IP', 'TAGS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows]
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .map((line) => line.trimEnd())
+    .join('\n');
+}
+
 async function show(provider: VSphereInstanceProvider): Promise<InstanceDescription[]> {
   const found = await describeGroup(provider);
-  out(found.length === 0 ? `(group ${GROUP} is empty)` : instanceTable(found).trimEnd());
+  out(found.length === 0 ? `(group ${GROUP} is empty)` : table(found));
   return found;
 }
 

@@ -1,14 +1,16 @@
 /**
- * `npm run demo` as a user runs it: a child process that must exit 0 and print the group at each
- * step; and a clear failure (exit 1) when there is no vcsim.
+ * `npm run demo` (examples/demo.ts) as a user runs it: a child process that must exit 0 and print
+ * the group at each step; and a clear failure (exit 1) when there is no vcsim. The demo imports
+ * the built package, so dist/ is built first when it is missing or older than src/.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt } from '../../scripts/ensure-built.ts';
 
-const DEMO = fileURLToPath(new URL('./demo.ts', import.meta.url));
+const DEMO = fileURLToPath(new URL('../../examples/demo.ts', import.meta.url));
 
 async function runDemo(
   env: NodeJS.ProcessEnv,
@@ -50,6 +52,10 @@ function tables(stdout: string): string[][][] {
 }
 
 describe('npm run demo', () => {
+  before(() => {
+    ensureBuilt();
+  });
+
   it('provisions, labels, scales up and down, destroys, and exits 0', async () => {
     const { code, stdout, stderr } = await runDemo({});
     assert.equal(code, 0, `${stdout}\n${stderr}`);
