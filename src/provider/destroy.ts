@@ -160,8 +160,7 @@ async function awaitNotes(
   let latest = lookup;
   for (let round = 0; ; round += 1) {
     // Only a VM without any notes may still get ours: notes another tool wrote stay theirs.
-    if (latest.found || latest.blank.length === 0 || Date.now() >= deadline || signal?.aborted)
-      return latest;
+    if (latest.found || latest.blank.length === 0 || Date.now() >= deadline || signal?.aborted) return latest;
     const ceiling = Math.min(2000, 100 * 2 ** Math.min(round, 5));
     await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + (Math.random() * ceiling) / 2));
     latest = await lookUpInstance(state, id);
