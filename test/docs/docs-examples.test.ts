@@ -287,4 +287,17 @@ describe('docs links', () => {
       }
     }
   });
+
+  it('name test files that exist', () => {
+    const tests = new Set(
+      (readdirSync(join(root, 'test'), { recursive: true }) as string[]).map((path) =>
+        path.split(/[/\\]/).pop(),
+      ),
+    );
+    for (const doc of ALL_DOCS) {
+      for (const match of read(doc).matchAll(/(?<![\w./-])([\w-]+\.(?:test|soak)\.ts)\b/g)) {
+        assert.ok(tests.has(match[1]), `${doc}: ${match[1]} is a file under test/`);
+      }
+    }
+  });
 });
