@@ -244,6 +244,22 @@ describe('docs/provider.md', () => {
   });
 });
 
+describe('docs/cli.md', () => {
+  it('lists exactly the environment variables the CLI and the plugin server read', () => {
+    const table = section(read('docs/cli.md'), 'Environment variables');
+    const documented = new Set([...table.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
+    const used = new Set(
+      sources()
+        .filter((s) => /[/\\](plugin|cli)[/\\]/.test(s.path))
+        .flatMap((s) => [
+          ...[...s.text.matchAll(/'((?:VC|GOVC_|INFRAKIT_)[A-Z_]+)'/g)].map((m) => m[1]!),
+          ...[...s.text.matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!),
+        ]),
+    );
+    assert.deepEqual([...documented].sort(), [...used].sort());
+  });
+});
+
 describe('docs links', () => {
   /** GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens. */
   const slug = (heading: string) =>
