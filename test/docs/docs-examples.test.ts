@@ -244,6 +244,27 @@ describe('docs/provider.md', () => {
   });
 });
 
+describe('the user-facing docs', () => {
+  it('call only functions that an entry point exports, or methods of what they return', async () => {
+    const blocks = await import('../../src/blocks.ts');
+    const testing = await import('../../src/testing/index.ts');
+    const exported = new Set([...Object.keys(lib), ...Object.keys(blocks), ...Object.keys(testing)]);
+    // Methods (of the provider, of a running vcsim, of a builder), callbacks and Node's own.
+    const members = new Set([
+      ...Object.getOwnPropertyNames(lib.VSphereInstanceProvider.prototype),
+      ...['listVms', 'setGuestIp', 'startTools', 'stopTools', 'stop', 'ipFor', 'build'],
+      ...['onBackgroundError', 'require'],
+    ]);
+    for (const doc of USER_DOCS) {
+      const prose = read(doc).replace(/^```[\s\S]*?^```/gm, '');
+      for (const match of prose.matchAll(/`([a-z]\w*)\(/g)) {
+        const name = match[1]!;
+        assert.ok(exported.has(name) || members.has(name), `${doc}: ${name}() is exported or a method`);
+      }
+    }
+  });
+});
+
 describe('docs/cli.md', () => {
   it('lists exactly the environment variables the CLI and the plugin server read', () => {
     const table = section(read('docs/cli.md'), 'Environment variables');
