@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runInNewContext } from 'node:vm';
 import ts from 'typescript';
 import * as lib from '../../src/index.ts';
 
@@ -262,6 +263,31 @@ describe('the user-facing docs', () => {
         assert.ok(exported.has(name) || members.has(name), `${doc}: ${name}() is exported or a method`);
       }
     }
+  });
+});
+
+describe('docs/properties.md', () => {
+  const doc = read('docs/properties.md');
+  const example = (body: string) => new RegExp(body.replaceAll(' ', '\\s*'), 'g');
+
+  it('shows what parseProperties really gives for its examples', () => {
+    const pairs = [...doc.matchAll(example('```json\n([^`]*)```\n gives\n ```js\n([^`]*)```'))];
+    assert.ok(pairs.length >= 2, `found ${pairs.length} examples`);
+    for (const [, json, js] of pairs) {
+      // The documented object, evaluated apart and compared as plain data.
+      const documented: unknown = JSON.parse(JSON.stringify(runInNewContext(`(${js})`)));
+      assert.deepEqual({ ...lib.parseProperties(JSON.parse(json!)) }, documented);
+    }
+  });
+
+  it('shows the message parseProperties really throws for its example of errors', () => {
+    const [, json, text] =
+      example('Errors, all at once: ```json\n([^`]*)``` ```text\n([^`]*)```').exec(doc) ?? [];
+    assert.ok(json && text, 'the example is there');
+    assert.throws(
+      () => lib.parseProperties(JSON.parse(json)),
+      (error: Error) => error.message === text.trim().replaceAll('\n', ' '),
+    );
   });
 });
 
