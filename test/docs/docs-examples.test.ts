@@ -1,9 +1,11 @@
 /**
  * Keeps README.md and docs/ true to the code: every TypeScript example of the user-facing documents
- * type-checks against the library's sources through the entry point it imports, the error tables
- * document every `VSphereErrorCode` with the class that really has it, the environment variables
- * and debug namespaces listed are exactly what exists, and every link, anchor and `src/` or `test/`
- * path points at something that exists. No vCenter is needed.
+ * type-checks against the library's sources through the entry point it imports, every function
+ * they call is exported (or a method), properties.md's examples are what `parseProperties` gives,
+ * the error tables document every `VSphereErrorCode` with the class that really has it, the
+ * environment variables and debug namespaces listed are exactly what exists, and every link,
+ * anchor, `src/` or `test/` path and test file named points at something that exists. No vCenter
+ * is needed.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
