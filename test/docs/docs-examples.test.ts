@@ -282,6 +282,26 @@ describe('docs/properties.md', () => {
     }
   });
 
+  it('lists every field of VMProperties, and no other', () => {
+    const fields = (file: string, name: string) => {
+      const source = ts.createSourceFile(file, read(file), ts.ScriptTarget.Latest, true);
+      const decl = source.statements.find(
+        (s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === name,
+      );
+      assert.ok(decl, `${name} is in ${file}`);
+      return decl.members.flatMap((m) => (m.name && ts.isIdentifier(m.name) ? [m.name.text] : []));
+    };
+    const declared = [
+      ...fields('src/provider/properties.ts', 'VMProperties'),
+      ...fields('src/provider/properties-network.ts', 'NetworkProperties'),
+      ...fields('src/provider/properties-machine.ts', 'MachineProperties'),
+    ];
+    const sentence = /`VMProperties` field names: ([^.]+)\./.exec(doc);
+    assert.ok(sentence, 'the sentence is there');
+    const documented = [...sentence[1]!.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+    assert.deepEqual([...documented].sort(), [...declared].sort());
+  });
+
   it('shows the message parseProperties really throws for its example of errors', () => {
     const [, json, text] =
       example('Errors, all at once: ```json\n([^`]*)``` ```text\n([^`]*)```').exec(doc) ?? [];
