@@ -4,6 +4,7 @@
  */
 
 import type { ManagedObjectReference } from '../vim25/index.ts';
+import { addDisk } from './disks.ts';
 import type { NetworkInfo } from './finder.ts';
 
 type Spec = Record<string, unknown>;
@@ -76,7 +77,7 @@ export function addIsoCdrom(
   };
 }
 
-/** A thin-provisioned disk of `sizeMB` on the controller `controllerKey`, created in the VM's folder. */
+/** A thin disk of `sizeMB` (`DiskMB`), created in the VM's folder on `datastoreName`. */
 export function addThinDisk(
   key: number,
   controllerKey: number,
@@ -84,24 +85,7 @@ export function addThinDisk(
   sizeMB: number,
   datastoreName: string,
 ): Spec {
-  return {
-    _type: 'VirtualDeviceConfigSpec',
-    operation: 'add',
-    fileOperation: 'create',
-    device: {
-      _type: 'VirtualDisk',
-      key,
-      backing: {
-        _type: 'VirtualDiskFlatVer2BackingInfo',
-        fileName: `[${datastoreName}]`,
-        diskMode: 'persistent',
-        thinProvisioned: true,
-      },
-      controllerKey,
-      unitNumber,
-      capacityInKB: sizeMB * 1024,
-    },
-  };
+  return addDisk(key, controllerKey, unitNumber, sizeMB, 'thin', datastoreName);
 }
 
 /**
