@@ -411,6 +411,8 @@ export class WaitCollector {
     this.#lastFailure = error;
     if (this.#failures <= MAX_FAILURES) return;
     log('%d failures in a row on a wait collector; giving up: %s', this.#failures, error.message);
+    // The count is these waits' budget: a later wait on this collector gets all of it again.
+    this.#failures = 0;
     for (const wait of [...this.#waits]) wait.fail(error);
   }
 

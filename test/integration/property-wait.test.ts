@@ -259,6 +259,32 @@ describe('property wait', () => {
     await rig.admin.tasks.wait(await rig.admin.session.invoke('PowerOnVM_Task', { _this: vm }));
     assert.equal(await waiting, true);
   });
+  it('a collector that gave up on its waits gives a later wait the whole failure budget again', async () => {
+    const vm = await newVm('wait-budget');
+    const c = newClient();
+    await c.connect();
+    const collector = new WaitCollector(c.session, { maxWaitSeconds: 1 });
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', fault: { kind: 'reset' } }]);
+    try {
+      await assert.rejects(
+        collector.wait(powerTarget(vm), poweredOn(vm), { timeoutMs: 60_000 }),
+        TransportError,
+      );
+    } finally {
+      rig.proxy.setRules([]);
+    }
+    // One lost poll is ridden out, as on a collector that never failed.
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', times: 1, fault: { kind: 'reset' } }]);
+    try {
+      const waiting = collector.wait(powerTarget(vm), poweredOn(vm), { timeoutMs: 30_000 });
+      await rig.admin.tasks.wait(await rig.admin.session.invoke('PowerOnVM_Task', { _this: vm }));
+      assert.equal(await waiting, true);
+      assert.equal(await powerState(vm), 'poweredOn');
+    } finally {
+      rig.proxy.setRules([]);
+      collector.destroy();
+    }
+  });
 });
 
 describe('waits built on it', () => {
