@@ -129,8 +129,12 @@ export function backoffMs(attempt: number, baseMs = 200, capMs = 5000): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/**
+ * Holds the process like the poll it stands in for: a program whose only work left is a wait
+ * (a CLI awaiting a clone) must not exit in the middle of a backoff.
+ */
 function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function key(obj: ManagedObjectReference): string {
