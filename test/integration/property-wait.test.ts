@@ -304,7 +304,7 @@ describe('property wait', () => {
         "const vm = new ManagedObjectReference('VirtualMachine', id);",
         "const on = await waitForProperties(c.session, [{ obj: vm, paths: ['runtime.powerState'] }], (v) =>",
         "  v.get(vm, 'runtime.powerState') === 'poweredOn' ? 'on' : undefined);",
-        'console.log(`resolved ${on}`);',
+        "console.log('resolved ' + on);",
         'await c.close();',
       ].join('\n'),
     );
@@ -318,7 +318,11 @@ describe('property wait', () => {
       child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       const early = await Promise.race([exited.then(() => true), sleep(3000).then(() => false)]);
-      assert.equal(early, false, `the process ended while its wait was pending (exit ${child.exitCode}): ${out}`);
+      assert.equal(
+        early,
+        false,
+        `the process ended while its wait was pending (exit ${child.exitCode}): ${out}`,
+      );
       await rig.admin.tasks.wait(await rig.admin.session.invoke('PowerOnVM_Task', { _this: vm }));
       assert.equal(await exited, 0, out);
       assert.match(out, /resolved on/);
