@@ -7,6 +7,7 @@ import { ValidationError } from '../errors.ts';
 import type { JsonValue } from '../spi/instance.ts';
 import { TimeoutError } from '../transport/errors.ts';
 import { type FlagSpec, type ParsedArgs, stringFlag, UsageError } from './args.ts';
+import { jsonErrorWhere } from './config-file.ts';
 import type { CliIo, CliProvider, ProviderFactory } from './io.ts';
 import { configureLogging, type LogLevel } from './logging.ts';
 import type { Secrets } from './secrets.ts';
@@ -126,7 +127,7 @@ export async function readJsonInput(
     return JSON.parse(text) as JsonValue;
   } catch (error) {
     throw new ValidationError(
-      [{ field: source === '-' ? 'stdin' : source, message: `not JSON (${(error as Error).message})` }],
+      [{ field: source === '-' ? 'stdin' : source, message: `not JSON${jsonErrorWhere(error)}` }],
       'invalid input',
     );
   }

@@ -55,6 +55,15 @@ function configError(file: string, message: string, command?: string): UsageErro
 }
 
 /**
+ * Where JSON.parse failed, as ` (at position N (line L column C))`, or nothing. Never its whole
+ * message: V8 quotes the text around the error there, which in a config file is often a password.
+ */
+export function jsonErrorWhere(error: unknown): string {
+  const where = /at position \d+(?: \(line \d+ column \d+\))?/.exec(String((error as Error)?.message));
+  return where ? ` (${where[0]})` : '';
+}
+
+/**
  * Reads and checks a `--config` file: `{"subtypes": {"": {...}, "lab": {...}}}`. Every problem is a
  * {@link UsageError} naming the file and the key. Relative `passwordFile`/`caFile` paths are
  * relative to the file's directory.
@@ -70,7 +79,7 @@ export async function loadConfigFile(path: string, command?: string): Promise<Co
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw configError(path, `not JSON: ${(error as Error).message}`, command);
+    throw configError(path, `not JSON${jsonErrorWhere(error)}`, command);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw configError(path, 'expected an object {"subtypes": {...}}', command);

@@ -129,8 +129,12 @@ export function backoffMs(attempt: number, baseMs = 200, capMs = 5000): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/**
+ * Holds the process like the poll it stands in for: a program whose only work left is a wait
+ * (a CLI awaiting a clone) must not exit in the middle of a backoff.
+ */
 function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function key(obj: ManagedObjectReference): string {
@@ -411,6 +415,8 @@ export class WaitCollector {
     this.#lastFailure = error;
     if (this.#failures <= MAX_FAILURES) return;
     log('%d failures in a row on a wait collector; giving up: %s', this.#failures, error.message);
+    // The count is these waits' budget: a later wait on this collector gets all of it again.
+    this.#failures = 0;
     for (const wait of [...this.#waits]) wait.fail(error);
   }
 

@@ -252,7 +252,10 @@ export class TaskWaiter {
    */
   private retireWhenIdle(lane: WaitCollector): void {
     setTimeout(() => {
-      if (lane.size > 0 || lane.busy || lane.running || !this.lanes.includes(lane)) return;
+      if (lane.size > 0 || !this.lanes.includes(lane)) return;
+      // Its last wait ended during a poll (a timeout, an abort): the poll runs on up to
+      // maxWaitSeconds, and nothing else would call this again once it is over.
+      if (lane.busy || lane.running) return this.retireWhenIdle(lane);
       this.lanes = this.lanes.filter((l) => l !== lane);
       lane.destroy();
     }, LANE_IDLE_MS).unref();

@@ -216,6 +216,8 @@ export async function uploadToDatastore(
     return mismatch;
   };
   let sending: InstanceType<typeof Transform> | undefined;
+  // Bytes reached the request: a failure from now on leaves what the server got as the file.
+  let started = false;
   const send = (): HttpRequest => {
     const opened = open();
     const body = Buffer.isBuffer(opened) ? opened : exactly(opened, size, onMismatch, verdict);
@@ -226,7 +228,10 @@ export async function uploadToDatastore(
       headers: { 'content-type': 'application/octet-stream', 'content-length': size },
       body,
       timeoutMs: 3_600_000,
-      ...(options.onProgress ? { onUploadProgress: (sent: number) => options.onProgress!(sent, size) } : {}),
+      onUploadProgress: (sent: number) => {
+        started = true;
+        options.onProgress?.(sent, size);
+      },
       ...signalPart,
     };
   };
@@ -252,7 +257,15 @@ export async function uploadToDatastore(
       }
     }
   } catch (error) {
-    if (!mismatch) throw error;
+    if (!mismatch) {
+      // Cut midway (abort, reset, timeout): vCenter keeps what it received under the name, which
+      // would pass for the file and make an upload without overwrite fail. Not before a byte
+      // was sent: with overwrite, the file there may still be the earlier, whole one.
+      // Awaited, an aborted caller too: a removal left running would delete the file of an
+      // upload retried meanwhile.
+      if (tasks && started) await removePartial(session, tasks, dc, datastorePath);
+      throw error;
+    }
   }
   if (mismatch || !response) {
     if (tasks) await removePartial(session, tasks, dc, datastorePath);

@@ -650,6 +650,21 @@ describe('secrets', () => {
     }
     assert.match(runs[0]!.stderr, /failed talking to https:\/\/admin:\*\*\*@vc.example.com\/sdk with \*\*\*/);
   });
+  it('a config file that is not JSON because of an unquoted password does not print it', async () => {
+    // V8's JSON.parse message quotes the text around the error: here, the password.
+    await writeFile(join(dir, 'unquoted.json'), `{"subtypes": {"": {"password": ${SECRET}}}}`);
+    const result = await run(['serve', '--config', 'unquoted.json'], { env: URL_ENV });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /unquoted\.json: not JSON/);
+    const all = result.stdout + result.stderr;
+    assert.ok(!all.includes(SECRET.slice(0, 8)), all);
+    // Where V8 says where, the operator is told.
+    await writeFile(join(dir, 'comma.json'), `{"subtypes": {"": {"password": "${SECRET}",}}}`);
+    const comma = await run(['serve', '--config', 'comma.json'], { env: URL_ENV });
+    assert.equal(comma.code, 2, comma.stderr);
+    assert.match(comma.stderr, /comma\.json: not JSON \(at position \d+ \(line 1 column \d+\)\)/);
+    assert.ok(!(comma.stdout + comma.stderr).includes(SECRET.slice(0, 8)), comma.stderr);
+  });
 });
 
 describe('operator commands (fake provider)', () => {

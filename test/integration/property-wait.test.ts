@@ -5,6 +5,10 @@
  * (bounded) when vCenter does not answer. The guest IP and guest shutdown waits are built on it.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { VmOps, VSphereClient, WaitCollector, waitForProperties } from '../../src/blocks.ts';
 import {
@@ -258,6 +262,74 @@ describe('property wait', () => {
     const waiting = waitForProperties(c.session, powerTarget(vm), poweredOn(vm), { timeoutMs: 30_000 });
     await rig.admin.tasks.wait(await rig.admin.session.invoke('PowerOnVM_Task', { _this: vm }));
     assert.equal(await waiting, true);
+  });
+  it('a collector that gave up on its waits gives a later wait the whole failure budget again', async () => {
+    const vm = await newVm('wait-budget');
+    const c = newClient();
+    await c.connect();
+    const collector = new WaitCollector(c.session, { maxWaitSeconds: 1 });
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', fault: { kind: 'reset' } }]);
+    try {
+      await assert.rejects(
+        collector.wait(powerTarget(vm), poweredOn(vm), { timeoutMs: 60_000 }),
+        TransportError,
+      );
+    } finally {
+      rig.proxy.setRules([]);
+    }
+    // One lost poll is ridden out, as on a collector that never failed.
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', times: 1, fault: { kind: 'reset' } }]);
+    try {
+      const waiting = collector.wait(powerTarget(vm), poweredOn(vm), { timeoutMs: 30_000 });
+      await rig.admin.tasks.wait(await rig.admin.session.invoke('PowerOnVM_Task', { _this: vm }));
+      assert.equal(await waiting, true);
+      assert.equal(await powerState(vm), 'poweredOn');
+    } finally {
+      rig.proxy.setRules([]);
+      collector.destroy();
+    }
+  });
+  it('a process with nothing but a wait to do is kept alive through the backoff after a lost poll', async () => {
+    const vm = await newVm('wait-alive');
+    const dir = await mkdtemp(join(tmpdir(), 'ikv-wait-'));
+    const script = join(dir, 'child.ts');
+    // Its own process: nothing else (the proxy, the test runner) holds its event loop.
+    await writeFile(
+      script,
+      [
+        `import { VSphereClient, waitForProperties } from ${JSON.stringify(new URL('../../src/blocks.ts', import.meta.url).pathname)};`,
+        `import { ManagedObjectReference } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).pathname)};`,
+        'const [url, username, password, id] = process.argv.slice(2);',
+        'const c = new VSphereClient({ url, username, password, keepAliveMs: 0 });',
+        "const vm = new ManagedObjectReference('VirtualMachine', id);",
+        "const on = await waitForProperties(c.session, [{ obj: vm, paths: ['runtime.powerState'] }], (v) =>",
+        "  v.get(vm, 'runtime.powerState') === 'poweredOn' ? 'on' : undefined);",
+        "console.log('resolved ' + on);",
+        'await c.close();',
+      ].join('\n'),
+    );
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', times: 2, fault: { kind: 'reset' } }]);
+    try {
+      const child = spawn(process.execPath, [script, rig.proxy.sdkUrl, PROVIDER_USER, PASSWORD, vm.value], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const early = await Promise.race([exited.then(() => true), sleep(3000).then(() => false)]);
+      assert.equal(
+        early,
+        false,
+        `the process ended while its wait was pending (exit ${child.exitCode}): ${out}`,
+      );
+      await rig.admin.tasks.wait(await rig.admin.session.invoke('PowerOnVM_Task', { _this: vm }));
+      assert.equal(await exited, 0, out);
+      assert.match(out, /resolved on/);
+    } finally {
+      rig.proxy.setRules([]);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

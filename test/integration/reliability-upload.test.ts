@@ -2,6 +2,7 @@
  * uploadIso with a caller's stream whose size is wrong: one that ends short fails at once (it
  * used to hang until the hour-long upload timeout), one that runs over fails before the excess is
  * sent; both with a typed error naming the declared and actual sizes. The exact size still works.
+ * An upload aborted midway leaves no partial file.
  * Against vcsim's datastore /folder endpoint, reading back what is stored.
  */
 import assert from 'node:assert/strict';
@@ -153,6 +154,38 @@ describe('uploadIso with a stream of the wrong size', () => {
       path: 'iso/after.iso',
     });
     assert.equal(again.bytes, 10);
+  });
+
+  it('an upload aborted midway leaves no partial file, and may be retried without overwrite', async () => {
+    const controller = new AbortController();
+    const stream = chunks(40, 25);
+    let aborted = false;
+    const uploading = provider.uploadIso(
+      { stream, size: 40 * CHUNK },
+      {
+        datastore: 'LocalDS_0',
+        path: 'iso/aborted.iso',
+        signal: controller.signal,
+        onProgress: (sent) => {
+          if (!aborted && sent >= 8 * CHUNK) {
+            aborted = true;
+            controller.abort(new Error('operator said stop'));
+          }
+        },
+      },
+    );
+    await assert.rejects(uploading, (error: unknown) => (error as { code?: string }).code === 'ABORTED');
+    assert.ok(aborted, 'aborted after some bytes were sent');
+    assert.equal((await stored('iso/aborted.iso'))?.length, undefined, 'no partial file is left');
+    const again = await provider.uploadIso(
+      { stream: chunks(2), size: 2 * CHUNK },
+      { datastore: 'LocalDS_0', path: 'iso/aborted.iso' },
+    );
+    assert.equal(again.bytes, 2 * CHUNK);
+    assert.equal((await stored('iso/aborted.iso'))?.length, 2 * CHUNK);
+    // Nothing of the aborted upload's clean-up runs on to remove the new file.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal((await stored('iso/aborted.iso'))?.length, 2 * CHUNK);
   });
 
   it('a size that is not a byte count is refused before anything is sent', async () => {

@@ -224,6 +224,40 @@ describe('task waits', () => {
     await client.tasks.wait(task);
   });
 
+  it('a shared collector whose last wait timed out during its poll is destroyed once that poll ends', async () => {
+    const c = new VSphereClient({
+      url: sim.urlWithCredentials,
+      tls: { thumbprint: sim.certificate!.sha256 },
+      keepAliveMs: 0,
+    });
+    const methods: string[] = [];
+    const send = c.transport.request.bind(c.transport);
+    c.transport.request = (req) => {
+      if (typeof req.body === 'string') methods.push(/<(\w+) xmlns="urn:vim25"/.exec(req.body)?.[1] ?? '?');
+      return send(req);
+    };
+    try {
+      const task = await c.session.invoke<ManagedObjectReference>('CloneVM_Task', {
+        _this: template,
+        folder: vmFolder,
+        name: 'task-lane-retire',
+        spec: { location: { pool }, template: false, powerOn: false },
+      });
+      // Ends while the lane's poll waits for the 1.5 s clone: the 500 ms retirement finds it polling.
+      await assert.rejects(c.tasks.wait(task, { timeoutMs: 200 }), TimeoutError);
+      assert.equal(c.tasks.stats.collectorsCreated, 1);
+      for (let i = 0; i < 100 && !methods.includes('DestroyPropertyCollector'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(methods.includes('DestroyPropertyCollector'), `calls: ${methods.join(', ')}`);
+      const vm = await client.tasks.wait<ManagedObjectReference>(task);
+      await client.tasks.wait(await client.session.invoke('Destroy_Task', { _this: vm }));
+    } finally {
+      c.transport.request = send;
+      await c.close();
+    }
+  });
+
   it('cancels the task in vCenter when the signal aborts', async () => {
     const task = await clone('task-abort');
     const controller = new AbortController();
