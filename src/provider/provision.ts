@@ -5,6 +5,7 @@
 import { ValidationError, type ValidationIssue } from '../errors.ts';
 import { logger } from '../log.ts';
 import { InfraKitTags, type InstanceSpec, type ProvisionOptions } from '../spi/instance.ts';
+import { AbortError } from '../transport/errors.ts';
 import type { ManagedObjectReference } from '../vim25/index.ts';
 import type { BuildRequest } from '../vsphere/build.ts';
 import { NotFoundError } from '../vsphere/errors.ts';
@@ -59,6 +60,7 @@ async function provisionNow(
   state: ProviderState,
   rawSpec: InstanceSpec,
   options: ProvisionOptions,
+  rejoined = false,
 ): Promise<string> {
   const spec = parseInstanceSpec(rawSpec);
   const props = parseProperties(spec.Properties, state.defaults, { field: 'Spec.Properties' });
@@ -111,7 +113,21 @@ async function provisionNow(
   if (claimed) {
     const { id, work } = await claimed;
     log('%s: LogicalID %s of group %s is already being provisioned', id, logicalId, group);
-    if (work && options.wait !== false) await work;
+    if (work && options.wait !== false) {
+      try {
+        await work;
+      } catch (error) {
+        // The provision that made the claim was aborted by its own caller, and the VM it started
+        // is being removed: this caller asked for the LogicalID and did not abort, so once that
+        // removal is over it makes the VM itself (once: the claim was dropped with that work).
+        if (error instanceof AbortError && !options.signal?.aborted && !rejoined) {
+          log('%s: the provision this one joined was aborted; making LogicalID %s again', id, logicalId);
+          await Promise.all([state.cloner.settle?.(), state.isoBuilder.settle?.()]);
+          return provisionNow(state, rawSpec, options, true);
+        }
+        throw error;
+      }
+    }
     return id;
   }
   const name = vmNameForLogicalId(props.vmPrefix, logicalId);

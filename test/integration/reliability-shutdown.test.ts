@@ -13,6 +13,7 @@ import { AbortError, VSphereInstanceProvider } from '../../src/index.ts';
 import { call } from '../plugin/rpc-client.ts';
 import {
   cloneProps,
+  describeError,
   groupTags,
   instanceVmNames,
   liveSessions,
@@ -93,6 +94,25 @@ describe('an aborted provision and close()', () => {
     assert.ok(Date.now() - closing >= 1000, 'close() waited for the clone to end and its VM to go');
     assert.deepEqual(await instanceVmNames(rig.sim), [], 'the VM made for the aborted provision is gone');
     assert.equal(await liveSessions(rig.admin, PROVIDER_USER), 0);
+  });
+
+  it("a provision that joined another's LogicalID is not aborted by the other's signal: it makes the VM itself", async () => {
+    const provider = rig.provider();
+    const tags = groupTags('abort-joined-claim');
+    const spec = { Tags: tags, Properties: cloneProps, LogicalID: 'pet-0' };
+    const controller = new AbortController();
+    const clonesBefore = rig.proxy.count('CloneVM_Task').forwarded;
+    const first = settle(provider.provision(spec, { signal: controller.signal }));
+    await clonesStarted(clonesBefore + 1);
+    const second = settle(provider.provision(spec));
+    await sleep(300);
+    controller.abort(new Error('operator gave up on the first'));
+    const [a, b] = await Promise.all([first, second]);
+    assert.ok(!a.ok && a.error instanceof AbortError, 'the first provision was aborted');
+    assert.ok(b.ok, `the second provision went on: ${!b.ok ? describeError(b.error) : ''}`);
+    assert.equal(b.ok && b.value, 'vm-pet-0');
+    await provider.close({ graceMs: 20_000 });
+    assert.deepEqual(await ownedInstances(tags), ['vm-pet-0'], 'exactly the one VM, made for the second');
   });
 
   it('close() whose grace runs out names the instances vCenter is still making, and logs out', async () => {
