@@ -310,8 +310,9 @@ export class PluginServer {
   }
 
   /**
-   * Stops accepting connections at once, lets requests in progress finish (up to `graceMs`, default
-   * 5 s, then cuts their connections), and waits up to `graceMs` for background work.
+   * Stops accepting connections at once, lets requests in progress finish and waits for
+   * background work, both within one `graceMs` (default 5 s) from the call: connections still
+   * open then are cut, background work still running is left to its owner (and logged).
    */
   close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
@@ -322,15 +323,17 @@ export class PluginServer {
       this.#http.close(() => resolve());
     });
     this.#http.closeIdleConnections();
+    const deadline = performance.now() + graceMs;
     this.#closing = (async () => {
       const cut = setTimeout(() => this.#http.closeAllConnections(), graceMs);
       await stopped;
       clearTimeout(cut);
+      // One grace for both: the requests' time comes out of what background work may still take.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         this.settled(),
         new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, graceMs);
+          timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
         }),
       ]);
       clearTimeout(timer);

@@ -746,6 +746,30 @@ describe('concurrency and timing', () => {
   });
 });
 
+describe('close() within one grace', () => {
+  it('the time requests in progress take comes out of what background work may still take', async () => {
+    const harness = await startHarness({ answerWithinMs: 50 });
+    harness.main.onDestroy = () => sleep(5000);
+    harness.main.onDescribe = async () => {
+      await sleep(700);
+      return [];
+    };
+    try {
+      await call(harness, 'Instance.Destroy', { Type: '', Instance: 'vm-1' }); // answered, goes on
+      const describing = call(harness, 'Instance.DescribeInstances', { Type: '', Tags: {} });
+      await sleep(50);
+      const started = performance.now();
+      await Promise.all([harness.server.close({ graceMs: 1000 }), describing]);
+      const took = performance.now() - started;
+      // Twice the grace (1 s for the request, 1 s more for the background) was the old bound.
+      assert.ok(took >= 900 && took < 1500, `close() took ${Math.round(took)} ms for a 1000 ms grace`);
+      assert.ok(harness.logs.some((line) => line.includes('background operation(s) still running')));
+    } finally {
+      await harness.close();
+    }
+  });
+});
+
 describe('config-hash spelling', () => {
   it('answers each generation under the spelling it queries with', async () => {
     const harness = await startHarness();
