@@ -15,7 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { VSphereClient } from '../../src/blocks.ts';
 import { packageVersion } from '../../src/cli/main.ts';
+import { ManagedObjectReference } from '../../src/index.ts';
 import { call, get, type JsonRpcReply } from '../plugin/rpc-client.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 
@@ -245,6 +247,89 @@ describe('serve as a child process', () => {
       return (r.result as { Descriptions: unknown[] }).Descriptions.length === 0 ? true : undefined;
     });
     assert.ok(!(await sim.listVms()).some((vm) => vm.name === id));
+  });
+
+  it('passes the machine-shape keys through unchanged: a pet with a static NIC, a disk and VMX keys', async () => {
+    const properties = {
+      ...PROPERTIES,
+      PowerOn: false,
+      CPUs: 2,
+      CoresPerSocket: 2,
+      Networks: [{ Network: 'VM Network', IPv4FromLogicalID: 24, Gateway4: '10.9.0.1' }],
+      Disks: [{ SizeMB: 64, Provisioning: 'thick' }],
+      ExtraConfig: { 'disk.EnableUUID': 'TRUE' },
+      PowerOffMode: 'hard',
+    };
+    const bad = await rpc(served.socketPath, 'Instance.Validate', {
+      Type: '',
+      Properties: { ...properties, Disks: [{ SizeMB: 64, Provisioning: 'thin-ish' }] },
+    });
+    assert.match(bad.error?.message ?? '', /Properties\.Disks\[0\]\.Provisioning/);
+    const spec = {
+      Properties: properties,
+      Tags: { 'infrakit.group': 'served-pets', 'infrakit.config.hash': 'abc' },
+      LogicalID: '10.9.0.7',
+    };
+    const reply = await rpc(served.socketPath, 'Instance.Provision', { Type: '', Spec: spec });
+    assert.equal((reply.result as { ID: string }).ID, 'vm-10.9.0.7');
+    const described = await waitFor('the pet', async () => {
+      const r = await rpc(served.socketPath, 'Instance.DescribeInstances', {
+        Type: '',
+        Tags: { 'infrakit.group': 'served-pets' },
+        Properties: false,
+      });
+      const [pet] = (
+        r.result as { Descriptions: { ID: string; LogicalID?: string; Tags: Record<string, string> }[] }
+      ).Descriptions;
+      return pet && pet.Tags['infrakit.state'] === undefined ? pet : undefined;
+    });
+    assert.equal(described.LogicalID, '10.9.0.7');
+    // The same LogicalID again makes nothing.
+    const again = await rpc(served.socketPath, 'Instance.Provision', { Type: '', Spec: spec });
+    assert.equal((again.result as { ID: string }).ID, 'vm-10.9.0.7');
+    const vm = (await sim.listVms()).filter((v) => v.name === 'vm-10.9.0.7');
+    assert.equal(vm.length, 1, 'one VM for the LogicalID');
+    // Read back by a client of its own, as vCenter has it.
+    const reader = new VSphereClient({
+      url: sim.urlWithCredentials,
+      tls: { insecure: true },
+      keepAliveMs: 0,
+    });
+    try {
+      const [info] = await reader.collector.properties(
+        [new ManagedObjectReference('VirtualMachine', vm[0]!.moref)],
+        ['config.hardware.numCoresPerSocket', 'config.extraConfig', 'config.hardware.device'],
+      );
+      const props = info!.props;
+      assert.equal(props.get('config.hardware.numCoresPerSocket'), 2);
+      const extra = Object.fromEntries(
+        ((props.get('config.extraConfig') as { key: string; value: string }[]) ?? []).map((o) => [
+          o.key,
+          o.value,
+        ]),
+      );
+      assert.equal(extra['disk.EnableUUID'], 'TRUE');
+      const metadata = JSON.parse(Buffer.from(extra['guestinfo.metadata'] ?? '', 'base64').toString('utf8'));
+      assert.equal(metadata['instance-id'], 'vm-10.9.0.7');
+      assert.deepEqual(metadata.network.ethernets.id0.addresses, ['10.9.0.7/24']);
+      const devices = props.get('config.hardware.device') as {
+        _type: string;
+        backing?: { thinProvisioned?: boolean };
+      }[];
+      assert.equal(
+        devices.filter((d) => d._type === 'VirtualDisk' && d.backing?.thinProvisioned === false).length,
+        1,
+        'the thick disk of Disks',
+      );
+    } finally {
+      await reader.close();
+    }
+    const destroyed = await rpc(served.socketPath, 'Instance.Destroy', {
+      Type: '',
+      Instance: 'vm-10.9.0.7',
+      Context: { Reason: 'terminate' },
+    });
+    assert.deepEqual(destroyed.result, { Type: '', OK: true });
   });
 
   it('answers OK to a Destroy of an instance already gone, and an error for a VM it does not manage', async () => {
