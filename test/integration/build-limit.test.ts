@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { VSphereClient } from '../../src/client.ts';
 import { AbortError, VSphereInstanceProvider } from '../../src/index.ts';
 import type { HttpRequest } from '../../src/transport/http.ts';
-import { VSphereClient } from '../../src/client.ts';
 import { ManagedObjectReference } from '../../src/vim25/index.ts';
 import { Vcsim } from '../vcsim/vcsim.ts';
 
