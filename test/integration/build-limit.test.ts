@@ -35,12 +35,12 @@ let admin: VSphereClient;
 const providers: VSphereInstanceProvider[] = [];
 const templates = new Map<string, ManagedObjectReference>();
 
-function provider(maxConcurrentBuildsPerHost: number): VSphereInstanceProvider {
+function provider(maxConcurrentBuildsPerHost: number, on = sim): VSphereInstanceProvider {
   const p = new VSphereInstanceProvider({
-    url: sim.sdkUrl,
+    url: on.sdkUrl,
     username: 'user',
     password: 'pass',
-    tls: { thumbprint: sim.certificate!.sha256 },
+    tls: { thumbprint: on.certificate!.sha256 },
     datacenter: 'DC0',
     datastore: 'LocalDS_0',
     keepAliveMs: 0,
@@ -52,13 +52,13 @@ function provider(maxConcurrentBuildsPerHost: number): VSphereInstanceProvider {
   return p;
 }
 
-/** Every clone task the providers started: its source template's MoRef value, and the task. */
-const cloneTasks: { template: string; task: ManagedObjectReference }[] = [];
+/** Every creation task the providers started: its method, its `_this` MoRef value, the task. */
+const cloneTasks: { method: string; template: string; task: ManagedObjectReference }[] = [];
 
 /**
- * Records the `CloneVM_Task` calls a provider sends, at its own transport, with the task each
- * answer names (vcsim lists a slowed clone in no `recentTask` until it ends, so the test asks
- * vCenter about these tasks themselves). Returns the count of calls sent.
+ * Records the `CloneVM_Task` / `CreateVM_Task` calls a provider sends, at its own transport, with
+ * the task each answer names (vcsim lists a slowed clone in no `recentTask` until it ends, so the
+ * test asks vCenter about these tasks themselves). Returns the count of clone calls sent.
  */
 function countClones(p: VSphereInstanceProvider): () => number {
   let count = 0;
@@ -66,13 +66,16 @@ function countClones(p: VSphereInstanceProvider): () => number {
   const send = transport.request.bind(transport);
   transport.request = (req: HttpRequest) => {
     const pending = send(req);
-    if (typeof req.body === 'string' && req.body.includes('CloneVM_Task')) {
-      count += 1;
-      const template = /<_this[^>]*>([^<]+)<\/_this>/.exec(req.body)?.[1];
+    const method =
+      typeof req.body === 'string' ? /<(CloneVM_Task|CreateVM_Task)\b/.exec(req.body)?.[1] : undefined;
+    if (method) {
+      if (method === 'CloneVM_Task') count += 1;
+      const template = /<_this[^>]*>([^<]+)<\/_this>/.exec(req.body as string)?.[1];
       pending.then(
         (response) => {
           const task = /<returnval[^>]*>([^<]+)<\/returnval>/.exec(response.body.toString())?.[1];
-          if (template && task) cloneTasks.push({ template, task: new ManagedObjectReference('Task', task) });
+          if (template && task)
+            cloneTasks.push({ method, template, task: new ManagedObjectReference('Task', task) });
         },
         () => undefined,
       );
@@ -85,7 +88,12 @@ function countClones(p: VSphereInstanceProvider): () => number {
 /** Clone tasks (of the templates) on `host` that vCenter reports queued or running, now. */
 async function runningClones(host: string): Promise<number> {
   const sources = new Set(HOSTS[host]!.map((name) => templates.get(name)!.value));
-  const tasks = cloneTasks.filter((t) => sources.has(t.template)).map((t) => t.task);
+  return runningOf(cloneTasks.filter((t) => t.method === 'CloneVM_Task' && sources.has(t.template)));
+}
+
+/** How many of `recorded` vCenter reports queued or running, now. */
+async function runningOf(recorded: typeof cloneTasks): Promise<number> {
+  const tasks = recorded.map((t) => t.task);
   if (tasks.length === 0) return 0;
   const states = await admin.collector.properties(tasks, ['info.state']);
   return states.filter((t) => ['queued', 'running'].includes(String(t.props.get('info.state')))).length;
@@ -120,8 +128,8 @@ async function watch(
   return { peak, peakTogether, samples };
 }
 
-async function vmsOfGroup(group: string): Promise<string[]> {
-  return (await sim.listVms())
+async function vmsOfGroup(group: string, on = sim): Promise<string[]> {
+  return (await on.listVms())
     .filter((vm) => vm.annotation?.startsWith(`${group}\n`))
     .map((vm) => vm.name)
     .sort();
@@ -187,6 +195,48 @@ describe('maxConcurrentBuildsPerHost on vcsim (clones slowed to 1.5 s)', () => {
     // Four clones of 1.5 s, two at a time: about two waves, not four.
     assert.ok(elapsed < 4 * CLONE_MS, `the hosts ran side by side (${elapsed} ms)`);
     assert.deepEqual(await vmsOfGroup('two-hosts'), [...ids].sort());
+  });
+
+  it('ISO creations (CreateVM_Task) count against the host they name too', async () => {
+    // A vcsim of its own: a CreateVm delay would slow every clone too (vcsim clones through it).
+    const isoSim = await Vcsim.start({ methodDelay: { CreateVm: CLONE_MS } });
+    try {
+      const p = provider(1, isoSim);
+      countClones(p);
+      const iso = { ISOPath: 'iso/limit.iso', Hostname: 'DC0_H0', Network: 'VM Network' };
+      const started = Date.now();
+      // Two group folders: vcsim would run the two creations side by side without the limit.
+      const work = Promise.all(
+        ['iso-a', 'iso-b'].map((group) => p.provision({ Tags: tags(group), Properties: iso })),
+      );
+      let done = false;
+      void work.finally(() => {
+        done = true;
+      });
+      let peak = 0;
+      while (!done) {
+        const creations = cloneTasks.filter((t) => t.method === 'CreateVM_Task');
+        const states = creations.length
+          ? await p.client.collector.properties(
+              creations.map((t) => t.task),
+              ['info.state'],
+            )
+          : [];
+        const running = states.filter((t) =>
+          ['queued', 'running'].includes(String(t.props.get('info.state'))),
+        );
+        peak = Math.max(peak, running.length);
+        await sleep(100);
+      }
+      const [a, b] = await work;
+      assert.equal(peak, 1, 'one ISO creation at a time on DC0_H0');
+      assert.ok(Date.now() - started >= 2 * CLONE_MS, 'the second waited for the first');
+      assert.deepEqual(await vmsOfGroup('iso-a', isoSim), [a]);
+      assert.deepEqual(await vmsOfGroup('iso-b', isoSim), [b]);
+      await p.close({ graceMs: 30_000 });
+    } finally {
+      await isoSim.stop();
+    }
   });
 
   it('a provision aborted while it waits makes nothing; a waiting wait:false one is Provisioning, and close() waits for it', async () => {
