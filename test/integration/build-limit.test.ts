@@ -1,7 +1,7 @@
 /**
  * The per-host limit on concurrent creations (`maxConcurrentBuildsPerHost`) on vcsim, with clones
- * slowed to seconds: never more clone tasks running per host than the limit, counted from
- * vCenter's own task list (each template's `recentTask`) by a separate client; two hosts do not
+ * (and ISO creations) slowed to seconds: never more creation tasks running per host than the
+ * limit, from the states vCenter reports for the tasks the providers started; two hosts do not
  * hold each other up; a provision aborted while it waits for a slot makes nothing; a waiting
  * `wait: false` provision is described as Provisioning, and `close()` waits for it.
  */
