@@ -288,20 +288,6 @@ export class WaitCollector {
   }
 
   /**
-   * Makes the collector in vCenter now, ahead of the first wait, so that the wait then costs only
-   * its `CreateFilter`. A failure is left for that wait to meet (it makes the collector again).
-   */
-  prepare(): void {
-    if (this.destroyed || this.#ref || this.#creating) return;
-    this.#track(
-      this.#collector().then(
-        () => undefined,
-        () => undefined,
-      ),
-    );
-  }
-
-  /**
    * Destroys the collector with all its filters; one that is polling or getting a filter is
    * destroyed when that is over (a call on a polling collector would wait for the poll on vcsim).
    * Waits still on it (abandoned ones, or ones that run late) are served until they end; no new

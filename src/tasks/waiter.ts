@@ -228,14 +228,6 @@ export class TaskWaiter {
     return made;
   }
 
-  /**
-   * Makes the scope's collector now instead of at its first wait, so that the call overlaps
-   * what runs before that wait (a build: the slot wait and the creation call).
-   */
-  prepare(scope: WaitScope): void {
-    this.scopeLane(scope)?.prepare();
-  }
-
   /** The scope's collector, made at its first wait; undefined when a shared one must do. */
   private scopeLane(scope: WaitScope): WaitCollector | undefined {
     if (scope.closed || !this.ownScopes.has(scope)) return undefined;

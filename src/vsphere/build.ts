@@ -145,9 +145,6 @@ export abstract class VmBuilder {
     // on a shared one each poll pays (on vcsim) for every change other builds made (P3).
     const scope = this.client.tasks.scope();
     this.scopes.set(req, scope);
-    // Made while the build waits for its host's slot and sends the creation call, so that the
-    // slot is held for one call fewer.
-    this.client.tasks.prepare(scope);
     try {
       return await this.buildIn(req, resolved);
     } finally {
