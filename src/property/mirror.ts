@@ -20,6 +20,7 @@
 import { logger } from '../log.ts';
 import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
 import type { Session } from '../session/session.ts';
+import { AbortError } from '../transport/errors.ts';
 import { type ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
 import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
 import { type PropertyCollector, type RetrieveOptions, toObjectProperties } from './collector.ts';
@@ -43,6 +44,24 @@ export interface MirrorStats {
   polls: number;
   /** Objects read again because their version path changed (see {@link MirrorOptions.versionPaths}). */
   rereads: number;
+  /** Objects mapped by reads with a {@link MapMemo}: the rest were answered from the memo. */
+  mapped: number;
+}
+
+/**
+ * Says that a read's `map` gives, for an object of one of `types` whose properties have not
+ * changed, the same answer as the last map read under the same `key`: the mirror keeps each such
+ * object's answer and maps again only the objects changed since. The answers are shared between
+ * reads, so the caller must not change them (nor hand them out to anyone who might).
+ */
+export interface MapMemo {
+  key: string;
+  types: readonly string[];
+}
+
+/** {@link RetrieveOptions} of a read that may be answered from a mirror. */
+export interface MirrorReadOptions extends RetrieveOptions {
+  memo?: MapMemo;
 }
 
 export interface MirrorOptions {
@@ -82,7 +101,16 @@ export function checkMirrorOption(value: unknown, field: string): void {
 }
 
 export function newMirrorStats(): MirrorStats {
-  return { mirrorReads: 0, warmingReads: 0, fallbacks: 0, builds: 0, idleDrops: 0, polls: 0, rereads: 0 };
+  return {
+    mirrorReads: 0,
+    warmingReads: 0,
+    fallbacks: 0,
+    builds: 0,
+    idleDrops: 0,
+    polls: 0,
+    rereads: 0,
+    mapped: 0,
+  };
 }
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -113,6 +141,9 @@ export class PropertyMirror {
   readonly #versionPaths: Record<string, string>;
   readonly #stats: MirrorStats;
   readonly #objects = new Map<string, ObjectContent>();
+  /** Per object, what the last memoized map gave for it (`undefined` included); forgotten when it changes. */
+  readonly #memo = new Map<string, unknown>();
+  #memoKey: string | undefined;
   /** `type:path` the mirror added to the caller's spec (the version paths). */
   readonly #ownPaths = new Set<string>();
   /**
@@ -192,20 +223,44 @@ export class PropertyMirror {
   /**
    * Every object mapped by `map` (objects it maps to `undefined` are left out), after every
    * update pending in vCenter is applied; `undefined` when the mirror cannot answer (not built
-   * yet, or broken: then it is dropped, and the caller reads in full).
+   * yet, or broken: then it is dropped, and the caller reads in full). With `memo`, objects
+   * unchanged since the last read under the same key are not mapped again (see {@link MapMemo}).
+   * An aborted `signal` ends the wait for the drain with an AbortError; the drain itself goes on
+   * for the other readers.
    */
-  async read<T>(map: (object: ObjectContent) => T | undefined): Promise<T[] | undefined> {
+  async read<T>(
+    map: (object: ObjectContent) => T | undefined,
+    options: { memo?: MapMemo; signal?: AbortSignal } = {},
+  ): Promise<T[] | undefined> {
     if (this.#state !== 'ready') return undefined;
+    const { memo, signal } = options;
+    if (signal?.aborted) throw new AbortError('mirror read', { cause: signal.reason });
     try {
-      await this.#drainAfterNow();
+      await untilAborted(this.#drainAfterNow(), signal);
     } catch (error) {
+      if (error instanceof AbortError && signal?.aborted) throw error;
       this.#break('a drain failed', error);
       return undefined;
     }
     if (this.#state !== 'ready') return undefined;
+    if (memo && memo.key !== this.#memoKey) {
+      this.#memo.clear();
+      this.#memoKey = memo.key;
+    }
     const out: T[] = [];
-    for (const object of this.#objects.values()) {
-      const mapped = map(object);
+    for (const [id, object] of this.#objects) {
+      let mapped: T | undefined;
+      if (memo?.types.includes(object.obj.type)) {
+        if (this.#memo.has(id)) {
+          mapped = this.#memo.get(id) as T | undefined;
+        } else {
+          mapped = map(object);
+          this.#memo.set(id, mapped);
+          this.#stats.mapped += 1;
+        }
+      } else {
+        mapped = map(object);
+      }
       if (mapped !== undefined) out.push(mapped);
     }
     this.#stats.mirrorReads += 1;
@@ -358,7 +413,7 @@ export class PropertyMirror {
   async #reconcile(members: Map<string, ManagedObjectReference>): Promise<void> {
     for (const [id, object] of this.#objects) {
       if (this.#folders.has(id) || object.obj.type === 'Folder') continue;
-      if (!members.has(id)) this.#objects.delete(id);
+      if (!members.has(id)) this.#forgetObject(id);
     }
     const read = new Set(this.#specSet.flatMap((s) => s.propSet.map((p) => p.type)));
     const unknown = [...members].filter(
@@ -373,8 +428,9 @@ export class PropertyMirror {
 
   #apply(update: ObjectUpdate, reread: Map<string, ManagedObjectReference>): void {
     const id = key(update.obj);
+    this.#memo.delete(id);
     if (update.kind === 'leave') {
-      this.#objects.delete(id);
+      this.#forgetObject(id);
       reread.delete(id);
       return;
     }
@@ -428,7 +484,7 @@ export class PropertyMirror {
       // One of them was destroyed since: its `leave` comes with the next drain; read the others.
       if (!(error instanceof VimFault && error.is('ManagedObjectNotFound')) || objs.length === 1) {
         if (error instanceof VimFault && error.is('ManagedObjectNotFound')) {
-          this.#objects.delete(key(objs[0]!));
+          this.#forgetObject(key(objs[0]!));
           return;
         }
         throw error;
@@ -438,14 +494,21 @@ export class PropertyMirror {
     }
     for (const object of objects) {
       const props = toObjectProperties(object);
-      if (!add && !this.#objects.has(key(object.obj))) continue;
-      this.#objects.set(key(object.obj), {
+      const id = key(object.obj);
+      if (!add && !this.#objects.has(id)) continue;
+      this.#memo.delete(id);
+      this.#objects.set(id, {
         obj: object.obj,
         propSet: [...props.props]
           .filter(([name]) => !this.#ownPaths.has(`${object.obj.type}:${name}`))
           .map(([name, val]) => ({ name, val: detach(val) })),
       });
     }
+  }
+
+  #forgetObject(id: string): void {
+    this.#objects.delete(id);
+    this.#memo.delete(id);
   }
 
   #break(why: string, error: unknown): void {
@@ -467,6 +530,7 @@ export class PropertyMirror {
     const ref = this.#ref;
     this.#ref = undefined;
     this.#objects.clear();
+    this.#memo.clear();
     if (!ref || this.#session.isClosed || this.#generation !== this.#session.generation) return;
     this.#session.invoke('DestroyPropertyCollector', { _this: ref }).catch(() => undefined);
   }
@@ -522,8 +586,9 @@ export class InventoryMirrors {
   async retrieveMapped<T>(
     specSet: PropertyFilterSpec[],
     map: (object: ObjectContent) => T | undefined,
-    options: RetrieveOptions = {},
+    readOptions: MirrorReadOptions = {},
   ): Promise<T[]> {
+    const { memo, ...options } = readOptions;
     if (this.#closed) return this.#collector.retrieveMapped(specSet, map, options);
     const id = specKey(specSet);
     let entry = this.#mirrors.get(id);
@@ -535,7 +600,10 @@ export class InventoryMirrors {
     }
     if (entry) {
       entry.lastRead = Date.now();
-      const rows = await entry.mirror.read(map);
+      const rows = await entry.mirror.read(map, {
+        ...(memo ? { memo } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       if (rows) return rows;
       if (entry.mirror.state === 'building') {
         this.stats.warmingReads += 1;
@@ -615,6 +683,28 @@ function detach<T>(value: T): T {
     for (const k of Object.keys(record)) record[k] = detach(record[k]);
   }
   return value;
+}
+
+/** `work`, or an AbortError as soon as `signal` aborts (`work` goes on, its outcome ignored). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(new AbortError('mirror read', { cause: signal.reason }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The identity of a filter spec: the same objects, traversal and paths. */

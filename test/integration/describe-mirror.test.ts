@@ -134,6 +134,44 @@ describe('describe from an inventory mirror', () => {
     assert.ok(end.rereads > start.rereads, 'the re-annotated VM was read again');
   });
 
+  it('keeps each VM description between describes: maps again only the VMs changed, and what a caller changes in its answer is its own', async () => {
+    await provisionSome(2);
+    await mirrorReady();
+    await mirrored.describe(tags);
+    const first = await mirrored.describe(tags);
+    const mapped = stats().mapped;
+    assert.ok(first.length >= 2);
+    // Nothing changed: no VM is mapped again.
+    const again = await mirrored.describe(tags);
+    assert.equal(stats().mapped, mapped, 'nothing mapped again');
+    assert.deepEqual(sorted(again), sorted(first));
+
+    // A caller changing its answer changes nothing for the next describe.
+    const pristine = sorted(await plain.describe(tags));
+    for (const d of again) {
+      d.Tags.scribbled = 'yes';
+      d.ID = `${d.ID}-scribbled`;
+    }
+    const detailed = await mirrored.describe(tags, { properties: true });
+    for (const d of detailed) {
+      const details = d.Properties as { GuestNICs: { IPs: string[] }[]; PowerState: string };
+      details.PowerState = 'scribbled';
+      details.GuestNICs.push({ IPs: ['192.0.2.1'] });
+      for (const nic of details.GuestNICs) nic.IPs.push('192.0.2.2');
+    }
+    await same();
+    assert.deepEqual(sorted(await mirrored.describe(tags)), pristine);
+
+    // One VM re-labelled by another client: that VM alone is mapped again, and it is fresh.
+    const target = pristine[0]!.ID;
+    await plain.label(target, { memo: 'changed' });
+    const before = stats().mapped;
+    const after = await mirrored.describe(tags);
+    assert.equal(after.find((d) => d.ID === target)?.Tags.memo, 'changed');
+    assert.equal(stats().mapped - before, 1, 'only the changed VM was mapped again');
+    assert.deepEqual(sorted(after), sorted(await plain.describe(tags)));
+  });
+
   it('nothing changed: a describe is one WaitForUpdatesEx and one small read of the folder children', async () => {
     await mirrorReady();
     await mirrored.describe(tags);
