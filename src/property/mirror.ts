@@ -7,9 +7,11 @@
  * every `truncated` answer continued) before it answers, so a change that completed before the
  * read started is in the answer, whoever made it. When the mirror cannot promise that — it is
  * still being built, its collector or filter is gone (destroyed from outside, gone with an
- * expired session or a restarted vCenter), vCenter forgot its version, it grew past its bound, an
- * answer was lost — the read is a full RetrievePropertiesEx, which is always right, and the
- * mirror is dropped and built again in the background. Nothing of that is silent: every full
+ * expired session or a restarted vCenter), it grew past its bound, an answer was lost — the read
+ * is a full RetrievePropertiesEx, which is always right, and the mirror is dropped and built
+ * again in the background. When vCenter only forgot the mirror's version
+ * (`InvalidCollectorVersion`), the filter is still good: the drain reads the whole state again
+ * from it, from no version, in the same read. Nothing of that is silent: every full
  * read that stands in for the mirror is counted ({@link MirrorStats}) and logged on
  * `infrakit:vsphere:mirror`.
  *
@@ -34,7 +36,11 @@ export interface MirrorStats {
   mirrorReads: number;
   /** Reads answered by a full read because the mirror was still being built. */
   warmingReads: number;
-  /** Reads answered by a full read because the mirror broke (see the log for why); it is built again. */
+  /**
+   * Reads answered by a full read because the mirror broke (see the log for why; it is built
+   * again), and drains that read the mirror's whole state again because vCenter no longer knew
+   * its version (`InvalidCollectorVersion`: the filter is kept, read again from no version).
+   */
   fallbacks: number;
   /** Mirrors built (a filter made and its initial state read). */
   builds: number;
@@ -334,6 +340,7 @@ export class PropertyMirror {
   async #drain(): Promise<void> {
     const reread = new Map<string, ManagedObjectReference>();
     let checked: Promise<Map<string, ManagedObjectReference>> | undefined;
+    let resynced = false;
     for (let page = 0; ; page += 1) {
       if (this.#state === 'broken' || this.#state === 'closed')
         throw new MirrorBroken(`mirror ${this.#state}`);
@@ -353,7 +360,23 @@ export class PropertyMirror {
         checked = this.#check(ref);
         checked.catch(() => undefined);
       }
-      const updates = await polled;
+      let updates: UpdateSet | undefined;
+      try {
+        updates = await polled;
+      } catch (error) {
+        // vCenter forgot the version (it keeps only so many): the collector is still good, so
+        // the mirror reads its whole state again through it, from no version.
+        if (error instanceof VimFault && error.is('InvalidCollectorVersion') && !resynced && this.#version) {
+          resynced = true;
+          // The check compares the collector's filters with the mirror's, which are replaced.
+          await checked?.catch(() => undefined);
+          await this.#resync(ref);
+          checked = this.#check(ref);
+          checked.catch(() => undefined);
+          continue;
+        }
+        throw error;
+      }
       // A re-login during the call replays it on a collector the new session does not have.
       if (this.#generation !== this.#session.generation) {
         throw new MirrorBroken('the session was renewed during a drain');
@@ -503,6 +526,36 @@ export class PropertyMirror {
           .filter(([name]) => !this.#ownPaths.has(`${object.obj.type}:${name}`))
           .map(([name, val]) => ({ name, val: detach(val) })),
       });
+    }
+  }
+
+  /**
+   * Starts again from no version, with new filters: the next pages are the whole state, as when
+   * the mirror was built. New filters, because a server need not send again from no version what
+   * a filter already sent (vcsim does not).
+   */
+  async #resync(ref: ManagedObjectReference): Promise<void> {
+    this.#stats.fallbacks += 1;
+    log(
+      'mirror %s: vCenter no longer knows its version; its whole state is read again',
+      redactSessionIds(ref.value),
+    );
+    this.#version = '';
+    this.#objects.clear();
+    this.#memo.clear();
+    for (const filter of this.#filters.splice(0)) {
+      await this.#session.invoke('DestroyPropertyFilter', { _this: filter }).catch((error: unknown) => {
+        if (!(error instanceof VimFault && error.is('ManagedObjectNotFound'))) throw error;
+      });
+    }
+    for (const spec of this.#specSet) {
+      this.#filters.push(
+        await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
+          _this: ref,
+          spec,
+          partialUpdates: false,
+        }),
+      );
     }
   }
 

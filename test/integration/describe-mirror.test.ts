@@ -234,6 +234,47 @@ describe('describe from an inventory mirror', () => {
     await waitForRebuild(before.builds);
   });
 
+  it('InvalidCollectorVersion: the mirror reads its whole state again through its collector (a counted fallback) and answers fresh', async () => {
+    await mirrorReady();
+    const mirrors = mirrored.mirrors!.list();
+    const before = stats();
+    const forged = rig.proxy.faults('body', 'WaitForUpdatesEx');
+    const [first] = await plain.describe(tags);
+    await plain.label(first!.ID, { after: 'version-lost' });
+    const envelope = (inner: string) =>
+      `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`;
+    // vcsim never forgets a version: the proxy answers the next drain as vCenter would.
+    rig.proxy.setRules([
+      {
+        method: 'WaitForUpdatesEx',
+        times: 1,
+        fault: {
+          kind: 'body',
+          status: 500,
+          body: envelope(
+            '<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The collector version is invalid</faultstring><detail><InvalidCollectorVersionFault xmlns="urn:vim25" xsi:type="InvalidCollectorVersion"></InvalidCollectorVersionFault></detail></soapenv:Fault>',
+          ),
+        },
+      },
+    ]);
+    const waits = rig.proxy.count('WaitForUpdatesEx').requests;
+    const answer = await same();
+    rig.proxy.setRules([]);
+    assert.equal(rig.proxy.faults('body', 'WaitForUpdatesEx') - forged, 1, 'the fault was sent');
+    assert.ok(rig.proxy.count('WaitForUpdatesEx').requests - waits >= 2, 'the drain went on after it');
+    assert.equal(answer.find((d) => d.ID === first!.ID)?.Tags.after, 'version-lost');
+    const after = stats();
+    assert.equal(after.fallbacks, before.fallbacks + 1, 'counted');
+    assert.ok(after.mirrorReads > before.mirrorReads, 'answered from the mirror');
+    assert.equal(after.builds, before.builds, 'not built again');
+    assert.deepEqual(mirrored.mirrors!.list(), mirrors, 'the same mirrors go on');
+    for (const mirror of mirrors) {
+      assert.equal(mirror.state, 'ready');
+      assert.equal(mirror.size, answer.length + 1, 'its VMs and the folder, once each');
+    }
+    await same();
+  });
+
   it('a mirror that grows past its bound is dropped: full reads, counted', async () => {
     const small = rig.provider({ describeMirror: { maxObjects: 2 } });
     await small.describe(tags);
