@@ -23,7 +23,7 @@ import { logger } from '../log.ts';
 import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
 import type { Session } from '../session/session.ts';
 import { AbortError } from '../transport/errors.ts';
-import { type ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
+import { ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
 import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
 import { type PropertyCollector, type RetrieveOptions, toObjectProperties } from './collector.ts';
 import { backoffMs } from './wait.ts';
@@ -150,6 +150,11 @@ export class PropertyMirror {
   /** Per object, what the last memoized map gave for it (`undefined` included); forgotten when it changes. */
   readonly #memo = new Map<string, unknown>();
   #memoKey: string | undefined;
+  /**
+   * The types and paths of the spec, each string once: a name decoded from an answer may be a
+   * view into that answer's text, and 10,000 objects would keep their pages alive through them.
+   */
+  readonly #names = new Map<string, string>();
   /** `type:path` the mirror added to the caller's spec (the version paths). */
   readonly #ownPaths = new Set<string>();
   /**
@@ -204,6 +209,10 @@ export class PropertyMirror {
         return missing.length > 0 ? { ...p, pathSet: [...pathSet, ...missing] } : p;
       }),
     }));
+    for (const spec of this.#specSet) {
+      for (const p of spec.propSet)
+        for (const name of [p.type, ...(p.pathSet ?? [])]) this.#names.set(name, name);
+    }
     this.built = this.#build().catch((error: unknown) => this.#break('building it failed', error));
   }
 
@@ -460,7 +469,7 @@ export class PropertyMirror {
     let object = this.#objects.get(id);
     if (update.kind === 'enter') {
       // vcsim sends every object again as `enter` when one joins: a replace.
-      object = { obj: update.obj, propSet: [] };
+      object = { obj: this.#own(update.obj), propSet: [] };
       this.#objects.set(id, object);
     } else if (!object) {
       // A change of an object this mirror dropped as moved out (vcsim never sent its `leave`).
@@ -477,9 +486,9 @@ export class PropertyMirror {
       if (change.op === 'remove' || change.op === 'indirectRemove' || change.val === undefined) {
         if (at >= 0) propSet.splice(at, 1);
       } else if (at >= 0) {
-        propSet[at] = { name: change.name, val: detach(change.val) };
+        propSet[at] = { name: this.#name(change.name), val: detach(change.val) };
       } else {
-        propSet.push({ name: change.name, val: detach(change.val) });
+        propSet.push({ name: this.#name(change.name), val: detach(change.val) });
       }
     }
   }
@@ -521,10 +530,10 @@ export class PropertyMirror {
       if (!add && !this.#objects.has(id)) continue;
       this.#memo.delete(id);
       this.#objects.set(id, {
-        obj: object.obj,
+        obj: this.#own(object.obj),
         propSet: [...props.props]
           .filter(([name]) => !this.#ownPaths.has(`${object.obj.type}:${name}`))
-          .map(([name, val]) => ({ name, val: detach(val) })),
+          .map(([name, val]) => ({ name: this.#name(name), val: detach(val) })),
       });
     }
   }
@@ -557,6 +566,15 @@ export class PropertyMirror {
         }),
       );
     }
+  }
+
+  #name(name: string): string {
+    return this.#names.get(name) ?? detach(name);
+  }
+
+  /** A reference that keeps no answer's text alive (see {@link detach}). */
+  #own(obj: ManagedObjectReference): ManagedObjectReference {
+    return new ManagedObjectReference(this.#name(obj.type), detach(obj.value), obj.serverGuid);
   }
 
   #forgetObject(id: string): void {
