@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InventoryMirrors } from '../../src/blocks.ts';
 import {
+  AbortError,
   type InstanceDescription,
   ManagedObjectReference,
   ValidationError,
@@ -389,6 +390,63 @@ describe('describe from an inventory mirror', () => {
     assert.equal(after.filter((n) => n.includes('-r/')).length, 20);
     assert.equal(after.filter((n) => n.includes('=more-')).length, 105);
     assert.equal(mirrors.stats.fallbacks, 0);
+    mirrors.close();
+  });
+
+  it('an aborted read stops waiting for the drain; the drain goes on and answers the others', async () => {
+    const content = await rig.admin.session.serviceContent();
+    const [dc] = await rig.admin.collector.find(content.rootFolder, 'Datacenter', ['vmFolder']);
+    const vmFolder = dc!.props.get('vmFolder') as ManagedObjectReference;
+    const spec = [
+      {
+        propSet: [
+          { type: 'Folder', pathSet: ['name'] },
+          { type: 'VirtualMachine', pathSet: ['name'] },
+        ],
+        objectSet: [
+          {
+            obj: vmFolder,
+            skip: false,
+            selectSet: [
+              { _type: 'TraversalSpec', name: 'c', type: 'Folder', path: 'childEntity', skip: false },
+            ],
+          },
+        ],
+      },
+    ];
+    const c = rig.provider({ timeoutMs: 60_000 }).client;
+    const mirrors = new InventoryMirrors(c.collector);
+    const names = (o: ObjectContent) => (o.obj.type === 'VirtualMachine' ? o.obj.value : undefined);
+    await mirrors.retrieveMapped(spec, names);
+    const mirror = mirrors.mirrorOf(spec)!;
+    await mirror.built;
+    assert.equal(mirror.state, 'ready');
+    const full = (await c.collector.retrieveMapped(spec, names)).sort();
+
+    // Already aborted: no wait at all.
+    await assert.rejects(
+      mirrors.retrieveMapped(spec, names, { signal: AbortSignal.abort() }),
+      (e: unknown) => e instanceof AbortError,
+    );
+    // Aborted during a slow drain, which another read shares.
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', fault: { kind: 'latency', ms: 4_000 } }]);
+    const reads = mirrors.stats.mirrorReads;
+    const controller = new AbortController();
+    const started = performance.now();
+    const patient = mirrors.retrieveMapped(spec, names);
+    const aborted = mirrors.retrieveMapped(spec, names, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(aborted, (e: unknown) => e instanceof AbortError);
+    const abortedAfter = performance.now() - started;
+    const rows = await patient;
+    const patientAfter = performance.now() - started;
+    rig.proxy.setRules([]);
+    assert.ok(abortedAfter < 3_000, `the aborted read waited ${abortedAfter} ms`);
+    assert.ok(patientAfter >= 3_900, `the other read waited for the drain (${patientAfter} ms)`);
+    assert.deepEqual(rows.sort(), full);
+    assert.equal(mirrors.stats.mirrorReads, reads + 1, 'the other read was answered from the mirror');
+    assert.equal(mirrors.stats.fallbacks, 0, 'an abort is not a break');
+    assert.equal(mirror.state, 'ready');
     mirrors.close();
   });
 
