@@ -380,8 +380,8 @@ export class PropertyMirror {
           // The check compares the collector's filters with the mirror's, which are replaced.
           await checked?.catch(() => undefined);
           await this.#resync(ref);
-          checked = this.#check(ref);
-          checked.catch(() => undefined);
+          checked = this.#state === 'ready' ? this.#check(ref) : undefined;
+          checked?.catch(() => undefined);
           continue;
         }
         throw error;
