@@ -11,7 +11,9 @@ export { VSphereError, type VSphereErrorCode } from './errors.ts';
 export { type ObjectProperties, PropertyCollector, type RetrieveOptions } from './property/collector.ts';
 export {
   InventoryMirrors,
+  type MapMemo,
   type MirrorOptions,
+  type MirrorReadOptions,
   type MirrorState,
   type MirrorStats,
   newMirrorStats,

@@ -7,9 +7,11 @@
  * every `truncated` answer continued) before it answers, so a change that completed before the
  * read started is in the answer, whoever made it. When the mirror cannot promise that — it is
  * still being built, its collector or filter is gone (destroyed from outside, gone with an
- * expired session or a restarted vCenter), vCenter forgot its version, it grew past its bound, an
- * answer was lost — the read is a full RetrievePropertiesEx, which is always right, and the
- * mirror is dropped and built again in the background. Nothing of that is silent: every full
+ * expired session or a restarted vCenter), it grew past its bound, an answer was lost — the read
+ * is a full RetrievePropertiesEx, which is always right, and the mirror is dropped and built
+ * again in the background. When vCenter only forgot the mirror's version
+ * (`InvalidCollectorVersion`), the filter is still good: the drain reads the whole state again
+ * from it, from no version, in the same read. Nothing of that is silent: every full
  * read that stands in for the mirror is counted ({@link MirrorStats}) and logged on
  * `infrakit:vsphere:mirror`.
  *
@@ -20,7 +22,8 @@
 import { logger } from '../log.ts';
 import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
 import type { Session } from '../session/session.ts';
-import { type ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
+import { AbortError } from '../transport/errors.ts';
+import { ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
 import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
 import { type PropertyCollector, type RetrieveOptions, toObjectProperties } from './collector.ts';
 import { backoffMs } from './wait.ts';
@@ -33,7 +36,11 @@ export interface MirrorStats {
   mirrorReads: number;
   /** Reads answered by a full read because the mirror was still being built. */
   warmingReads: number;
-  /** Reads answered by a full read because the mirror broke (see the log for why); it is built again. */
+  /**
+   * Reads answered by a full read because the mirror broke (see the log for why; it is built
+   * again), and drains that read the mirror's whole state again because vCenter no longer knew
+   * its version (`InvalidCollectorVersion`: the filter is kept, read again from no version).
+   */
   fallbacks: number;
   /** Mirrors built (a filter made and its initial state read). */
   builds: number;
@@ -43,6 +50,24 @@ export interface MirrorStats {
   polls: number;
   /** Objects read again because their version path changed (see {@link MirrorOptions.versionPaths}). */
   rereads: number;
+  /** Objects mapped by reads with a {@link MapMemo}: the rest were answered from the memo. */
+  mapped: number;
+}
+
+/**
+ * Says that a read's `map` gives, for an object of one of `types` whose properties have not
+ * changed, the same answer as the last map read under the same `key`: the mirror keeps each such
+ * object's answer and maps again only the objects changed since. The answers are shared between
+ * reads, so the caller must not change them (nor hand them out to anyone who might).
+ */
+export interface MapMemo {
+  key: string;
+  types: readonly string[];
+}
+
+/** {@link RetrieveOptions} of a read that may be answered from a mirror. */
+export interface MirrorReadOptions extends RetrieveOptions {
+  memo?: MapMemo;
 }
 
 export interface MirrorOptions {
@@ -82,7 +107,16 @@ export function checkMirrorOption(value: unknown, field: string): void {
 }
 
 export function newMirrorStats(): MirrorStats {
-  return { mirrorReads: 0, warmingReads: 0, fallbacks: 0, builds: 0, idleDrops: 0, polls: 0, rereads: 0 };
+  return {
+    mirrorReads: 0,
+    warmingReads: 0,
+    fallbacks: 0,
+    builds: 0,
+    idleDrops: 0,
+    polls: 0,
+    rereads: 0,
+    mapped: 0,
+  };
 }
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -113,6 +147,14 @@ export class PropertyMirror {
   readonly #versionPaths: Record<string, string>;
   readonly #stats: MirrorStats;
   readonly #objects = new Map<string, ObjectContent>();
+  /** Per object, what the last memoized map gave for it (`undefined` included); forgotten when it changes. */
+  readonly #memo = new Map<string, unknown>();
+  #memoKey: string | undefined;
+  /**
+   * The types and paths of the spec, each string once: a name decoded from an answer may be a
+   * view into that answer's text, and 10,000 objects would keep their pages alive through them.
+   */
+  readonly #names = new Map<string, string>();
   /** `type:path` the mirror added to the caller's spec (the version paths). */
   readonly #ownPaths = new Set<string>();
   /**
@@ -167,6 +209,10 @@ export class PropertyMirror {
         return missing.length > 0 ? { ...p, pathSet: [...pathSet, ...missing] } : p;
       }),
     }));
+    for (const spec of this.#specSet) {
+      for (const p of spec.propSet)
+        for (const name of [p.type, ...(p.pathSet ?? [])]) this.#names.set(name, name);
+    }
     this.built = this.#build().catch((error: unknown) => this.#break('building it failed', error));
   }
 
@@ -192,20 +238,44 @@ export class PropertyMirror {
   /**
    * Every object mapped by `map` (objects it maps to `undefined` are left out), after every
    * update pending in vCenter is applied; `undefined` when the mirror cannot answer (not built
-   * yet, or broken: then it is dropped, and the caller reads in full).
+   * yet, or broken: then it is dropped, and the caller reads in full). With `memo`, objects
+   * unchanged since the last read under the same key are not mapped again (see {@link MapMemo}).
+   * An aborted `signal` ends the wait for the drain with an AbortError; the drain itself goes on
+   * for the other readers.
    */
-  async read<T>(map: (object: ObjectContent) => T | undefined): Promise<T[] | undefined> {
+  async read<T>(
+    map: (object: ObjectContent) => T | undefined,
+    options: { memo?: MapMemo; signal?: AbortSignal } = {},
+  ): Promise<T[] | undefined> {
     if (this.#state !== 'ready') return undefined;
+    const { memo, signal } = options;
+    if (signal?.aborted) throw new AbortError('mirror read', { cause: signal.reason });
     try {
-      await this.#drainAfterNow();
+      await untilAborted(this.#drainAfterNow(), signal);
     } catch (error) {
+      if (error instanceof AbortError && signal?.aborted) throw error;
       this.#break('a drain failed', error);
       return undefined;
     }
     if (this.#state !== 'ready') return undefined;
+    if (memo && memo.key !== this.#memoKey) {
+      this.#memo.clear();
+      this.#memoKey = memo.key;
+    }
     const out: T[] = [];
-    for (const object of this.#objects.values()) {
-      const mapped = map(object);
+    for (const [id, object] of this.#objects) {
+      let mapped: T | undefined;
+      if (memo?.types.includes(object.obj.type)) {
+        if (this.#memo.has(id)) {
+          mapped = this.#memo.get(id) as T | undefined;
+        } else {
+          mapped = map(object);
+          this.#memo.set(id, mapped);
+          this.#stats.mapped += 1;
+        }
+      } else {
+        mapped = map(object);
+      }
       if (mapped !== undefined) out.push(mapped);
     }
     this.#stats.mirrorReads += 1;
@@ -279,6 +349,7 @@ export class PropertyMirror {
   async #drain(): Promise<void> {
     const reread = new Map<string, ManagedObjectReference>();
     let checked: Promise<Map<string, ManagedObjectReference>> | undefined;
+    let resynced = false;
     for (let page = 0; ; page += 1) {
       if (this.#state === 'broken' || this.#state === 'closed')
         throw new MirrorBroken(`mirror ${this.#state}`);
@@ -298,7 +369,23 @@ export class PropertyMirror {
         checked = this.#check(ref);
         checked.catch(() => undefined);
       }
-      const updates = await polled;
+      let updates: UpdateSet | undefined;
+      try {
+        updates = await polled;
+      } catch (error) {
+        // vCenter forgot the version (it keeps only so many): the collector is still good, so
+        // the mirror reads its whole state again through it, from no version.
+        if (error instanceof VimFault && error.is('InvalidCollectorVersion') && !resynced && this.#version) {
+          resynced = true;
+          // The check compares the collector's filters with the mirror's, which are replaced.
+          await checked?.catch(() => undefined);
+          await this.#resync(ref);
+          checked = this.#state === 'ready' ? this.#check(ref) : undefined;
+          checked?.catch(() => undefined);
+          continue;
+        }
+        throw error;
+      }
       // A re-login during the call replays it on a collector the new session does not have.
       if (this.#generation !== this.#session.generation) {
         throw new MirrorBroken('the session was renewed during a drain');
@@ -358,7 +445,7 @@ export class PropertyMirror {
   async #reconcile(members: Map<string, ManagedObjectReference>): Promise<void> {
     for (const [id, object] of this.#objects) {
       if (this.#folders.has(id) || object.obj.type === 'Folder') continue;
-      if (!members.has(id)) this.#objects.delete(id);
+      if (!members.has(id)) this.#forgetObject(id);
     }
     const read = new Set(this.#specSet.flatMap((s) => s.propSet.map((p) => p.type)));
     const unknown = [...members].filter(
@@ -373,15 +460,16 @@ export class PropertyMirror {
 
   #apply(update: ObjectUpdate, reread: Map<string, ManagedObjectReference>): void {
     const id = key(update.obj);
+    this.#memo.delete(id);
     if (update.kind === 'leave') {
-      this.#objects.delete(id);
+      this.#forgetObject(id);
       reread.delete(id);
       return;
     }
     let object = this.#objects.get(id);
     if (update.kind === 'enter') {
       // vcsim sends every object again as `enter` when one joins: a replace.
-      object = { obj: update.obj, propSet: [] };
+      object = { obj: this.#own(update.obj), propSet: [] };
       this.#objects.set(id, object);
     } else if (!object) {
       // A change of an object this mirror dropped as moved out (vcsim never sent its `leave`).
@@ -398,9 +486,9 @@ export class PropertyMirror {
       if (change.op === 'remove' || change.op === 'indirectRemove' || change.val === undefined) {
         if (at >= 0) propSet.splice(at, 1);
       } else if (at >= 0) {
-        propSet[at] = { name: change.name, val: detach(change.val) };
+        propSet[at] = { name: this.#name(change.name), val: detach(change.val) };
       } else {
-        propSet.push({ name: change.name, val: detach(change.val) });
+        propSet.push({ name: this.#name(change.name), val: detach(change.val) });
       }
     }
   }
@@ -428,7 +516,7 @@ export class PropertyMirror {
       // One of them was destroyed since: its `leave` comes with the next drain; read the others.
       if (!(error instanceof VimFault && error.is('ManagedObjectNotFound')) || objs.length === 1) {
         if (error instanceof VimFault && error.is('ManagedObjectNotFound')) {
-          this.#objects.delete(key(objs[0]!));
+          this.#forgetObject(key(objs[0]!));
           return;
         }
         throw error;
@@ -438,14 +526,60 @@ export class PropertyMirror {
     }
     for (const object of objects) {
       const props = toObjectProperties(object);
-      if (!add && !this.#objects.has(key(object.obj))) continue;
-      this.#objects.set(key(object.obj), {
-        obj: object.obj,
+      const id = key(object.obj);
+      if (!add && !this.#objects.has(id)) continue;
+      this.#memo.delete(id);
+      this.#objects.set(id, {
+        obj: this.#own(object.obj),
         propSet: [...props.props]
           .filter(([name]) => !this.#ownPaths.has(`${object.obj.type}:${name}`))
-          .map(([name, val]) => ({ name, val: detach(val) })),
+          .map(([name, val]) => ({ name: this.#name(name), val: detach(val) })),
       });
     }
+  }
+
+  /**
+   * Starts again from no version, with new filters: the next pages are the whole state, as when
+   * the mirror was built. New filters, because a server need not send again from no version what
+   * a filter already sent (vcsim does not).
+   */
+  async #resync(ref: ManagedObjectReference): Promise<void> {
+    this.#stats.fallbacks += 1;
+    log(
+      'mirror %s: vCenter no longer knows its version; its whole state is read again',
+      redactSessionIds(ref.value),
+    );
+    this.#version = '';
+    this.#objects.clear();
+    this.#memo.clear();
+    for (const filter of this.#filters.splice(0)) {
+      await this.#session.invoke('DestroyPropertyFilter', { _this: filter }).catch((error: unknown) => {
+        if (!(error instanceof VimFault && error.is('ManagedObjectNotFound'))) throw error;
+      });
+    }
+    for (const spec of this.#specSet) {
+      this.#filters.push(
+        await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
+          _this: ref,
+          spec,
+          partialUpdates: false,
+        }),
+      );
+    }
+  }
+
+  #name(name: string): string {
+    return this.#names.get(name) ?? detach(name);
+  }
+
+  /** A reference that keeps no answer's text alive (see {@link detach}). */
+  #own(obj: ManagedObjectReference): ManagedObjectReference {
+    return new ManagedObjectReference(this.#name(obj.type), detach(obj.value), obj.serverGuid);
+  }
+
+  #forgetObject(id: string): void {
+    this.#objects.delete(id);
+    this.#memo.delete(id);
   }
 
   #break(why: string, error: unknown): void {
@@ -467,6 +601,7 @@ export class PropertyMirror {
     const ref = this.#ref;
     this.#ref = undefined;
     this.#objects.clear();
+    this.#memo.clear();
     if (!ref || this.#session.isClosed || this.#generation !== this.#session.generation) return;
     this.#session.invoke('DestroyPropertyCollector', { _this: ref }).catch(() => undefined);
   }
@@ -522,8 +657,9 @@ export class InventoryMirrors {
   async retrieveMapped<T>(
     specSet: PropertyFilterSpec[],
     map: (object: ObjectContent) => T | undefined,
-    options: RetrieveOptions = {},
+    readOptions: MirrorReadOptions = {},
   ): Promise<T[]> {
+    const { memo, ...options } = readOptions;
     if (this.#closed) return this.#collector.retrieveMapped(specSet, map, options);
     const id = specKey(specSet);
     let entry = this.#mirrors.get(id);
@@ -535,7 +671,10 @@ export class InventoryMirrors {
     }
     if (entry) {
       entry.lastRead = Date.now();
-      const rows = await entry.mirror.read(map);
+      const rows = await entry.mirror.read(map, {
+        ...(memo ? { memo } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       if (rows) return rows;
       if (entry.mirror.state === 'building') {
         this.stats.warmingReads += 1;
@@ -615,6 +754,28 @@ function detach<T>(value: T): T {
     for (const k of Object.keys(record)) record[k] = detach(record[k]);
   }
   return value;
+}
+
+/** `work`, or an AbortError as soon as `signal` aborts (`work` goes on, its outcome ignored). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(new AbortError('mirror read', { cause: signal.reason }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The identity of a filter spec: the same objects, traversal and paths. */

@@ -50,6 +50,20 @@ function ownCopy(text: string): string {
   return text.length < 13 ? text : ` ${text}`.slice(1);
 }
 
+/** A description no one else holds: its own Tags and Properties (a few objects, no strings copied). */
+function copyDescription(description: InstanceDescription): InstanceDescription {
+  const copy: InstanceDescription = { ...description, Tags: { ...description.Tags } };
+  const details = description.Properties as VmDetails | undefined;
+  if (details && typeof details === 'object') {
+    const own: VmDetails = {
+      ...details,
+      GuestNICs: details.GuestNICs.map((nic) => ({ ...nic, IPs: [...nic.IPs] })),
+    };
+    copy.Properties = own as unknown as JsonValue;
+  }
+  return copy;
+}
+
 /** A property of a decoded object, by path; undefined when it was not sent. */
 function propertyOf(object: ObjectContent, path: string): unknown {
   for (const property of object.propSet ?? []) if (property.name === path) return property.val;
@@ -85,8 +99,11 @@ export async function describeNow(
         const description = describeVm(state, dc, o, group, withDetails);
         return { name: description ? description.ID : propertyOf(o, 'name'), description };
       };
+      // A mirrored read gives back the rows of VMs unchanged since the last describe under the
+      // same key (the row depends on nothing else: the codec and hash tag are the provider's).
+      const memo = `${dc.ref.value}|${group}|${withDetails}`;
       return group
-        ? await groupVms(state, dc, group, paths, toRow, options.signal)
+        ? await groupVms(state, dc, group, paths, toRow, options.signal, memo)
         : await state.client.collector.findMapped(
             dc.vmFolder,
             'VirtualMachine',
@@ -104,7 +121,9 @@ export async function describeNow(
       if (!Object.entries(tags).every(([k, v]) => description.Tags[k] === v)) continue;
       if (listed.has(description.ID)) continue;
       listed.add(description.ID);
-      out.push(description);
+      // A copy: the row may be the mirror's, shared with every later describe, and the caller
+      // owns what it is given.
+      out.push(copyDescription(description));
     }
   }
   out.push(...state.pending.describe(tags, listed));
@@ -119,13 +138,14 @@ async function groupVms(
   paths: string[],
   toRow: (o: ObjectContent) => ListedVm,
   signal: AbortSignal | undefined,
+  memo: string,
 ): Promise<ListedVm[]> {
   const out: ListedVm[] = [];
   for (const base of state.seenBaseFolders) {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const folder = await findGroupFolder(state, dc, group, base);
       if (!folder) break;
-      const rows = await state.inventory.vmsInFolder(folder, paths, toRow, signal);
+      const rows = await state.inventory.vmsInFolder(folder, paths, toRow, signal, memo);
       if (rows) {
         if (!folder.shared)
           await recoverRunningClones(state, folder, group, new Set(rows.map((r) => r.name)));

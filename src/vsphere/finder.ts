@@ -531,12 +531,18 @@ export class Inventory {
    * The VMs directly in `folder`, each given to `map` as it is decoded, in one query that also
    * reads the folder's own name and parent. Undefined when the folder is gone, renamed or moved
    * (a reference kept from earlier is no longer right), so that the caller looks it up again.
+   *
+   * `memo`, when given, says that `map` gives the same answer for an unchanged VM as any earlier
+   * call with the same `memo` did: answered from a mirror, only the VMs changed since are mapped
+   * again, and the others' earlier answers are given back, the same objects each time — the
+   * caller must not change them, nor hand them out.
    */
   async vmsInFolder<T>(
     folder: { ref: ManagedObjectReference; parent: ManagedObjectReference; name: string },
     paths: readonly string[],
     map: (object: ObjectContent) => T | undefined,
     signal?: AbortSignal,
+    memo?: string,
   ): Promise<T[] | undefined> {
     let self: ObjectProperties | undefined;
     let rows: T[];
@@ -570,7 +576,12 @@ export class Inventory {
           if (object.obj.equals(folder.ref)) self = toObjectProperties(object);
           return undefined;
         },
-        signal ? { signal } : {},
+        {
+          ...(signal ? { signal } : {}),
+          ...(memo !== undefined && this.#mirrors
+            ? { memo: { key: `vmsInFolder:${memo}`, types: ['VirtualMachine'] } }
+            : {}),
+        },
       );
     } catch (error) {
       if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;

@@ -31,6 +31,8 @@ interface Request {
   op: string;
   group?: string;
   count?: number;
+  /** describeLoop: a re-label by another client every this many describes (0: none). */
+  touchEvery?: number;
   concurrency?: number;
   /** `shaped`: a clone with two static NICs (cloud-init metadata) and an extra disk. */
   kind?: 'clone' | 'iso' | 'shaped';
@@ -210,6 +212,25 @@ async function serve(req: Request): Promise<Answer> {
       touches += 1;
       await changer.label(id, { 'bench.touch': String(touches) });
       return { id };
+    }
+    case 'describeLoop': {
+      // A long-lived provider's memory: `count` describes, a re-label by another client every
+      // `touchEvery`, RSS (not collected by hand: what the process really holds) every 50.
+      const group = req.group!;
+      const count = Number(req.count);
+      const every = Number(req.touchEvery ?? 0);
+      const rss: number[] = [];
+      const started = performance.now();
+      for (let i = 1; i <= count; i++) {
+        if (every > 0 && i % every === 0) await serve({ op: 'touch', group });
+        await provider.describe({ 'infrakit.group': group });
+        if (i % 50 === 0) rss.push(process.memoryUsage().rss);
+      }
+      return {
+        rss,
+        ms: performance.now() - started,
+        ...(provider.mirrors ? { mirror: { ...provider.mirrors.stats } } : {}),
+      };
     }
     case 'heap': {
       // With --expose-gc: what is still referenced, not what awaits collection.

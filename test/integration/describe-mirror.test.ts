@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InventoryMirrors } from '../../src/blocks.ts';
 import {
+  AbortError,
   type InstanceDescription,
   ManagedObjectReference,
   ValidationError,
@@ -134,6 +135,44 @@ describe('describe from an inventory mirror', () => {
     assert.ok(end.rereads > start.rereads, 'the re-annotated VM was read again');
   });
 
+  it('keeps each VM description between describes: maps again only the VMs changed, and what a caller changes in its answer is its own', async () => {
+    await provisionSome(2);
+    await mirrorReady();
+    await mirrored.describe(tags);
+    const first = await mirrored.describe(tags);
+    const mapped = stats().mapped;
+    assert.ok(first.length >= 2);
+    // Nothing changed: no VM is mapped again.
+    const again = await mirrored.describe(tags);
+    assert.equal(stats().mapped, mapped, 'nothing mapped again');
+    assert.deepEqual(sorted(again), sorted(first));
+
+    // A caller changing its answer changes nothing for the next describe.
+    const pristine = sorted(await plain.describe(tags));
+    for (const d of again) {
+      d.Tags.scribbled = 'yes';
+      d.ID = `${d.ID}-scribbled`;
+    }
+    const detailed = await mirrored.describe(tags, { properties: true });
+    for (const d of detailed) {
+      const details = d.Properties as { GuestNICs: { IPs: string[] }[]; PowerState: string };
+      details.PowerState = 'scribbled';
+      details.GuestNICs.push({ IPs: ['192.0.2.1'] });
+      for (const nic of details.GuestNICs) nic.IPs.push('192.0.2.2');
+    }
+    await same();
+    assert.deepEqual(sorted(await mirrored.describe(tags)), pristine);
+
+    // One VM re-labelled by another client: that VM alone is mapped again, and it is fresh.
+    const target = pristine[0]!.ID;
+    await plain.label(target, { memo: 'changed' });
+    const before = stats().mapped;
+    const after = await mirrored.describe(tags);
+    assert.equal(after.find((d) => d.ID === target)?.Tags.memo, 'changed');
+    assert.equal(stats().mapped - before, 1, 'only the changed VM was mapped again');
+    assert.deepEqual(sorted(after), sorted(await plain.describe(tags)));
+  });
+
   it('nothing changed: a describe is one WaitForUpdatesEx and one small read of the folder children', async () => {
     await mirrorReady();
     await mirrored.describe(tags);
@@ -194,6 +233,47 @@ describe('describe from an inventory mirror', () => {
     assert.equal(stats().fallbacks, before.fallbacks + 1);
     assert.equal(mirror.state, 'closed');
     await waitForRebuild(before.builds);
+  });
+
+  it('InvalidCollectorVersion: the mirror reads its whole state again through its collector (a counted fallback) and answers fresh', async () => {
+    await mirrorReady();
+    const mirrors = mirrored.mirrors!.list();
+    const before = stats();
+    const forged = rig.proxy.faults('body', 'WaitForUpdatesEx');
+    const [first] = await plain.describe(tags);
+    await plain.label(first!.ID, { after: 'version-lost' });
+    const envelope = (inner: string) =>
+      `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`;
+    // vcsim never forgets a version: the proxy answers the next drain as vCenter would.
+    rig.proxy.setRules([
+      {
+        method: 'WaitForUpdatesEx',
+        times: 1,
+        fault: {
+          kind: 'body',
+          status: 500,
+          body: envelope(
+            '<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The collector version is invalid</faultstring><detail><InvalidCollectorVersionFault xmlns="urn:vim25" xsi:type="InvalidCollectorVersion"></InvalidCollectorVersionFault></detail></soapenv:Fault>',
+          ),
+        },
+      },
+    ]);
+    const waits = rig.proxy.count('WaitForUpdatesEx').requests;
+    const answer = await same();
+    rig.proxy.setRules([]);
+    assert.equal(rig.proxy.faults('body', 'WaitForUpdatesEx') - forged, 1, 'the fault was sent');
+    assert.ok(rig.proxy.count('WaitForUpdatesEx').requests - waits >= 2, 'the drain went on after it');
+    assert.equal(answer.find((d) => d.ID === first!.ID)?.Tags.after, 'version-lost');
+    const after = stats();
+    assert.equal(after.fallbacks, before.fallbacks + 1, 'counted');
+    assert.ok(after.mirrorReads > before.mirrorReads, 'answered from the mirror');
+    assert.equal(after.builds, before.builds, 'not built again');
+    assert.deepEqual(mirrored.mirrors!.list(), mirrors, 'the same mirrors go on');
+    for (const mirror of mirrors) {
+      assert.equal(mirror.state, 'ready');
+      assert.equal(mirror.size, answer.length + 1, 'its VMs and the folder, once each');
+    }
+    await same();
   });
 
   it('a mirror that grows past its bound is dropped: full reads, counted', async () => {
@@ -310,6 +390,63 @@ describe('describe from an inventory mirror', () => {
     assert.equal(after.filter((n) => n.includes('-r/')).length, 20);
     assert.equal(after.filter((n) => n.includes('=more-')).length, 105);
     assert.equal(mirrors.stats.fallbacks, 0);
+    mirrors.close();
+  });
+
+  it('an aborted read stops waiting for the drain; the drain goes on and answers the others', async () => {
+    const content = await rig.admin.session.serviceContent();
+    const [dc] = await rig.admin.collector.find(content.rootFolder, 'Datacenter', ['vmFolder']);
+    const vmFolder = dc!.props.get('vmFolder') as ManagedObjectReference;
+    const spec = [
+      {
+        propSet: [
+          { type: 'Folder', pathSet: ['name'] },
+          { type: 'VirtualMachine', pathSet: ['name'] },
+        ],
+        objectSet: [
+          {
+            obj: vmFolder,
+            skip: false,
+            selectSet: [
+              { _type: 'TraversalSpec', name: 'c', type: 'Folder', path: 'childEntity', skip: false },
+            ],
+          },
+        ],
+      },
+    ];
+    const c = rig.provider({ timeoutMs: 60_000 }).client;
+    const mirrors = new InventoryMirrors(c.collector);
+    const names = (o: ObjectContent) => (o.obj.type === 'VirtualMachine' ? o.obj.value : undefined);
+    await mirrors.retrieveMapped(spec, names);
+    const mirror = mirrors.mirrorOf(spec)!;
+    await mirror.built;
+    assert.equal(mirror.state, 'ready');
+    const full = (await c.collector.retrieveMapped(spec, names)).sort();
+
+    // Already aborted: no wait at all.
+    await assert.rejects(
+      mirrors.retrieveMapped(spec, names, { signal: AbortSignal.abort() }),
+      (e: unknown) => e instanceof AbortError,
+    );
+    // Aborted during a slow drain, which another read shares.
+    rig.proxy.setRules([{ method: 'WaitForUpdatesEx', fault: { kind: 'latency', ms: 4_000 } }]);
+    const reads = mirrors.stats.mirrorReads;
+    const controller = new AbortController();
+    const started = performance.now();
+    const patient = mirrors.retrieveMapped(spec, names);
+    const aborted = mirrors.retrieveMapped(spec, names, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(aborted, (e: unknown) => e instanceof AbortError);
+    const abortedAfter = performance.now() - started;
+    const rows = await patient;
+    const patientAfter = performance.now() - started;
+    rig.proxy.setRules([]);
+    assert.ok(abortedAfter < 3_000, `the aborted read waited ${abortedAfter} ms`);
+    assert.ok(patientAfter >= 3_900, `the other read waited for the drain (${patientAfter} ms)`);
+    assert.deepEqual(rows.sort(), full);
+    assert.equal(mirrors.stats.mirrorReads, reads + 1, 'the other read was answered from the mirror');
+    assert.equal(mirrors.stats.fallbacks, 0, 'an abort is not a break');
+    assert.equal(mirror.state, 'ready');
     mirrors.close();
   });
 

@@ -30,10 +30,31 @@ export interface Config {
   p5Reps: number;
   /** P6: spawn pairs (empty script, import script). */
   p6Reps: number;
-  /** P8: group sizes of the describe-mirror comparison. */
+  /** P8: group sizes of the describe-mirror comparison (env BENCH_P8_SIZES=1000,5000,... overrides). */
   p8Sizes: number[];
+  /** P8: also run each size without the membership check, against the govmomi mirror (env BENCH_P8_NOCHECK=0: not). */
+  p8NoCheck: boolean;
+  /**
+   * P8: describes made by one long-lived mirrored worker on the 10,000-VM group (or the largest),
+   * its RSS sampled after the 50th and the last (env BENCH_P8_PLATEAU; 0: not measured).
+   */
+  p8Plateau: number;
   /** Skip `npm run build` even when dist/ is older than src/. */
   noBuild: boolean;
+}
+
+/** P8's sizes, variants and plateau, from the environment when set there. */
+function p8Env(sizes: number[], plateau: number): Pick<Config, 'p8Sizes' | 'p8NoCheck' | 'p8Plateau'> {
+  const given = (process.env.BENCH_P8_SIZES ?? '')
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0);
+  const describes = Number(process.env.BENCH_P8_PLATEAU ?? plateau);
+  return {
+    p8Sizes: given.length > 0 ? given : sizes,
+    p8NoCheck: process.env.BENCH_P8_NOCHECK !== '0',
+    p8Plateau: Number.isInteger(describes) && describes > 50 ? describes : 0,
+  };
 }
 
 export function makeConfig(quick: boolean, noBuild: boolean): Config {
@@ -52,7 +73,7 @@ export function makeConfig(quick: boolean, noBuild: boolean): Config {
       p5Size: 1000,
       p5Reps: 2,
       p6Reps: 5,
-      p8Sizes: [300],
+      ...p8Env([300], 0),
       noBuild,
     };
   }
@@ -70,7 +91,7 @@ export function makeConfig(quick: boolean, noBuild: boolean): Config {
     p5Size: 10000,
     p5Reps: 5,
     p6Reps: 15,
-    p8Sizes: [1000, 10000],
+    ...p8Env([1000, 10000], 0),
     noBuild,
   };
 }

@@ -303,7 +303,7 @@ async function p8(
   await timed(result, async () => {
     const variants = ctx.config.p8Sizes.flatMap((size) => [
       { n: size, membership: true },
-      { n: size, membership: false },
+      ...(ctx.config.p8NoCheck ? [{ n: size, membership: false }] : []),
     ]);
     for (const { n, membership } of variants) {
       const group = groupName(n);
@@ -334,6 +334,14 @@ async function p8(
         if (!(built.states as string[]).every((s) => s === 'ready'))
           throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
         await ours.ask({ op: 'describe', group });
+        if (membership) {
+          // Cold describe against govmomi's full read of the same group (what P2 measures at 10,000).
+          const peerFull = check(await peer.ask({ op: 'describe', group, datacenter: DC }), 'peer full read');
+          addSeries(result, `${tag}: peer (govmomi) full read`, 'ms', [num(peerFull, 'ms')]);
+          addSeries(result, `${tag}: cold describe, mirror on / peer full read`, '×', [
+            num(cold, 'ms') / num(peerFull, 'ms'),
+          ]);
+        }
         // The govmomi mirror, measured once per size (with the variant it compares with best).
         const peerMirror = !membership;
         const peerSide = { ms: [] as number[], changedMs: [] as number[] };
@@ -377,6 +385,48 @@ async function p8(
         }
         const stats = (last?.mirror ?? {}) as Record<string, number>;
         if (stats.fallbacks) throw new Error(`${stats.fallbacks} fallback(s) to a full read during P8`);
+        // The mirror with each VM's description kept (made by the describes above).
+        const kept = await mirrored.ask({ op: 'heap' });
+        addSeries(result, `${tag}: heap held by the mirror and its kept descriptions, per VM`, 'B', [
+          (num(kept, 'heapUsed') - heapBefore) / n,
+        ]);
+        addSeries(result, `${tag}: library RSS after the rounds (after a collection)`, 'MB', [
+          num(kept, 'rss') / 1024 / 1024,
+        ]);
+        const plateauAt = Math.min(10_000, Math.max(...ctx.config.p8Sizes));
+        if (membership && ctx.config.p8Plateau > 0 && n === plateauAt) {
+          // A long-lived provider: many describes with nothing changed and one re-label every 100.
+          const loop = await mirrored.ask(
+            {
+              op: 'describeLoop',
+              group,
+              count: ctx.config.p8Plateau,
+              touchEvery: 100,
+            },
+            1_800_000,
+          );
+          const samples = loop.rss as number[];
+          const at50 = samples[0]!;
+          const atEnd = samples[samples.length - 1]!;
+          addSeries(
+            result,
+            `${tag}: RSS of a long-lived provider, after 50 describes / after ${ctx.config.p8Plateau}`,
+            'MB',
+            [at50 / 1024 / 1024, atEnd / 1024 / 1024],
+          );
+          addSeries(
+            result,
+            `${tag}: RSS every 50 describes`,
+            'MB',
+            samples.map((x) => x / 1024 / 1024),
+          );
+          addTarget(
+            result,
+            `a long-lived provider's RSS plateaus: after ${ctx.config.p8Plateau} describes within 10% of after 50`,
+            atEnd <= at50 * 1.1,
+            `${fmt(atEnd / at50)}× (${fmt(at50 / 1024 / 1024)} → ${fmt(atEnd / 1024 / 1024)} MB)`,
+          );
+        }
         addSeries(result, `${tag}: full read (mirror off)`, 'ms', full.ms);
         addSeries(
           result,
