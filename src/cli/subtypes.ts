@@ -16,16 +16,20 @@ function envSetting(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-async function readPasswordFile(path: string, what: string, command?: string): Promise<string> {
-  let text: string;
+/** A file the user named, read as text; one that cannot be read is a usage error naming it. */
+async function readUserFile(path: string, what: string, command?: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (error) {
     throw new UsageError(
       `${what} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
       command,
     );
   }
+}
+
+async function readPasswordFile(path: string, what: string, command?: string): Promise<string> {
+  const text = await readUserFile(path, what, command);
   const password = text.split(/\r?\n/)[0] ?? '';
   if (password === '') throw new UsageError(`${what} ${path}: the first line is empty`, command);
   return password;
@@ -33,15 +37,7 @@ async function readPasswordFile(path: string, what: string, command?: string): P
 
 /** Reads a CA bundle and checks it is PEM certificates now, not at the first TLS handshake. */
 async function readCaFile(path: string, what: string, command?: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      `${what} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      command,
-    );
-  }
+  const text = await readUserFile(path, what, command);
   // The messages name the file and the certificate's position, never the file's content.
   const issues = pemCertificateIssues(text, path);
   if (issues.length > 0) {
