@@ -89,6 +89,7 @@ export {
   VmBuilder,
   type VmBuilderOptions,
 } from './vsphere/build.ts';
+export { BuildSlots, DEFAULT_BUILDS_PER_HOST, type ReleaseSlot } from './vsphere/build-slots.ts';
 export {
   type DatacenterInfo,
   Inventory,

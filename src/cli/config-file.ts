@@ -20,6 +20,7 @@ export interface SubtypeConfig {
   ignoreOnDestroy?: boolean;
   configHashTag?: string;
   shutdownTimeoutMs?: number;
+  maxConcurrentBuildsPerHost?: number;
   caFile?: string;
   thumbprint?: string;
   insecure?: boolean;
@@ -42,7 +43,7 @@ const STRING_KEYS = [
   'thumbprint',
 ] as const;
 const BOOLEAN_KEYS = ['ignoreOnDestroy', 'insecure'] as const;
-const NUMBER_KEYS = ['shutdownTimeoutMs'] as const;
+const NUMBER_KEYS = ['shutdownTimeoutMs', 'maxConcurrentBuildsPerHost'] as const;
 const SUBTYPE_KEYS: readonly string[] = [...STRING_KEYS, ...BOOLEAN_KEYS, ...NUMBER_KEYS];
 
 const SUBTYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

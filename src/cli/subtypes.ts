@@ -237,6 +237,9 @@ async function resolveOne(
     ignoreOnDestroy: entry.ignoreOnDestroy ?? shared.ignoreOnDestroy,
     ...(entry.configHashTag !== undefined ? { configHashTag: entry.configHashTag } : {}),
     ...(entry.shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs: entry.shutdownTimeoutMs } : {}),
+    ...(entry.maxConcurrentBuildsPerHost !== undefined
+      ? { maxConcurrentBuildsPerHost: entry.maxConcurrentBuildsPerHost }
+      : {}),
   };
   return { subtype, options, endpoint: printableEndpoint(url) };
 }

@@ -27,6 +27,7 @@ import {
   type ProvisionOptions,
 } from '../spi/instance.ts';
 import { IsoVmBuilder, TemplateCloner } from '../vsphere/build.ts';
+import { BuildSlots, DEFAULT_BUILDS_PER_HOST } from '../vsphere/build-slots.ts';
 import { NotFoundError } from '../vsphere/errors.ts';
 import {
   checkMirrorOption,
@@ -92,6 +93,15 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
    * on); default off, or env `INFRAKIT_VSPHERE_DESCRIBE_MIRROR` (`1`/`0`).
    */
   describeMirror?: boolean | Pick<MirrorOptions, 'idleMs' | 'maxObjects' | 'checkMembership'>;
+  /**
+   * Clones and ISO creations this provider runs at once per ESXi host (default 8, vCenter's own
+   * limit of concurrent provisioning operations per host; `0`: no limit). More wait in the
+   * provider, in order, where an abort still drops them with nothing made; describe reports a
+   * waiting `wait: false` provision as Provisioning. A clone counts against the host it names
+   * (`Hostname`), else its template's host; an ISO VM without a host against its resource pool
+   * (a cluster's root pool: the whole cluster). See docs/provider.md.
+   */
+  maxConcurrentBuildsPerHost?: number;
   /** Environment for the VC* defaults (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Injected collaborators. */
@@ -104,6 +114,9 @@ export interface VSphereInstanceProviderOptions extends VSphereClientOptions {
   annotationCodec?: AnnotationCodec;
 }
 
+/** Far above any host's limit: a larger number is a typo, not a setting (0 turns the limit off). */
+const MAX_BUILDS_PER_HOST = 1024;
+
 /**
  * The provider's own options, checked once at construction (the connection options are checked
  * by the client): `ignoreOnDestroy: "false"` must not keep every VM it was told to destroy.
@@ -115,6 +128,10 @@ function checkProviderOptions(options: VSphereInstanceProviderOptions): void {
     () => stringOption(options.configHashTag, 'configHashTag', { nonEmpty: true }),
     () => booleanOption(options.ignoreOnDestroy, 'ignoreOnDestroy'),
     () => integerOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', { max: MAX_TIMER_MS, unit: 'ms' }),
+    () =>
+      integerOption(options.maxConcurrentBuildsPerHost, 'maxConcurrentBuildsPerHost', {
+        max: MAX_BUILDS_PER_HOST,
+      }),
     () => functionOption(options.onBackgroundError, 'onBackgroundError'),
     () => objectOption(options.env, 'env'),
     () => checkMirrorOption(options.describeMirror, 'describeMirror'),
@@ -149,7 +166,12 @@ export class VSphereInstanceProvider implements InstancePlugin {
     const fromEnv = env.INFRAKIT_VSPHERE_DESCRIBE_MIRROR;
     const mirror = options.describeMirror ?? (fromEnv === '1' || fromEnv === 'true');
     this.mirrors = mirror ? this.inventory.useMirrors(mirror === true ? {} : mirror) : undefined;
-    const builderOptions = { client: this.client, inventory: this.inventory, vmOps: this.vmOps };
+    const builderOptions = {
+      client: this.client,
+      inventory: this.inventory,
+      vmOps: this.vmOps,
+      slots: new BuildSlots(options.maxConcurrentBuildsPerHost ?? DEFAULT_BUILDS_PER_HOST),
+    };
     const datacenterName = options.datacenter ?? env.VCDATACENTER ?? undefined;
     const datastore = options.datastore ?? env.VCDATASTORE;
     const network = options.network ?? env.VCNETWORK;

@@ -11,6 +11,7 @@ import { logger } from '../log.ts';
 import { TaskOutcomeUnknownError, type WaitScope } from '../tasks/waiter.ts';
 import { AbortError, answerMayBeLost, TimeoutError } from '../transport/errors.ts';
 import { ManagedObjectReference } from '../vim25/index.ts';
+import type { BuildSlots, ReleaseSlot } from './build-slots.ts';
 import { addIsoCdrom, addPvscsi, addThinDisk, datastorePath, userdataExtraConfig } from './devices.ts';
 import { diskChanges, disksOf, rootDiskProblem, SCSI_CONTROLLER_TYPES } from './disks.ts';
 import type { DatacenterInfo, Inventory, Placement } from './finder.ts';
@@ -67,6 +68,11 @@ export interface VmBuilderOptions {
   client: VSphereClient;
   inventory: Inventory;
   vmOps: VmOps;
+  /**
+   * The limit on creations running at once per host, shared by every builder of one provider
+   * (both ways of building count against the same hosts). None: no limit.
+   */
+  slots?: BuildSlots;
 }
 
 /** Tasks that make a VM: vCenter's `VirtualMachine.clone`/`Folder.createVm` (vcsim: `cloneVm`). */
@@ -86,6 +92,7 @@ export abstract class VmBuilder {
   protected readonly client: VSphereClient;
   protected readonly inventory: Inventory;
   protected readonly vmOps: VmOps;
+  private readonly slots: BuildSlots | undefined;
   /** The collector scope of each build in progress: its waits share one private collector. */
   private readonly scopes = new WeakMap<BuildRequest, WaitScope>();
   /** Creations whose provision was aborted: followed until vCenter ends them, then removed. */
@@ -95,6 +102,7 @@ export abstract class VmBuilder {
     this.client = options.client;
     this.inventory = options.inventory;
     this.vmOps = options.vmOps;
+    this.slots = options.slots;
   }
 
   protected async resolve(req: BuildRequest): Promise<Resolved> {
@@ -241,10 +249,16 @@ export abstract class VmBuilder {
     entity: ManagedObjectReference,
     description: string,
     phase: string,
+    host: ManagedObjectReference,
   ): Promise<ManagedObjectReference> {
+    // Waiting for a slot is the last step that an abort ends with nothing made.
+    const release = await this.takeSlot(req, host, description);
     // The call is not aborted once sent: vCenter may start the task whatever happens to the
     // answer, and a VM it makes must then be found and removed, which needs that answer.
     const creation = this.createAndWait(req, method, params, entity, description, phase);
+    // The slot is held until vCenter's task really ends, even when the provision was aborted
+    // meanwhile: the host is busy with it until then.
+    creation.then(release, release);
     const signal = req.signal;
     if (!signal) return creation;
     return new Promise<ManagedObjectReference>((resolve, reject) => {
@@ -282,6 +296,32 @@ export abstract class VmBuilder {
         },
       );
     });
+  }
+
+  /**
+   * A slot of `host` for one creation, waiting in line when the host has as many running as the
+   * limit allows; rejects with an AbortError (nothing made) when the provision is aborted first.
+   */
+  private async takeSlot(
+    req: BuildRequest,
+    host: ManagedObjectReference,
+    description: string,
+  ): Promise<ReleaseSlot> {
+    const slots = this.slots;
+    if (!slots) return () => undefined;
+    const key = `${host.type}:${host.value}`;
+    if (!slots.free(key)) {
+      log(
+        '%s: %d creation(s) already running on %s (limit %d), %d waiting: queued',
+        req.name,
+        slots.inUse(key),
+        host.value,
+        slots.limit,
+        slots.waiting(key),
+      );
+      req.onProgress?.({ phase: 'queued' });
+    }
+    return slots.acquire(key, req.signal, description);
   }
 
   private async createAndWait(
@@ -518,6 +558,14 @@ function diskSizesMB(devices: Device[]): number[] {
   return devices.filter((d) => d._type === 'VirtualDisk').map((d) => Number(d.capacityInKB ?? 0) / 1024);
 }
 
+/** What a clone needs of its template, read once per login. */
+interface TemplateInfo {
+  devices: Device[];
+  snapshot?: ManagedObjectReference;
+  /** The host the template is registered on: it reads the disks of every clone of it. */
+  host?: ManagedObjectReference;
+}
+
 /** Clones a template (full or linked). */
 export class TemplateCloner extends VmBuilder {
   protected async create(req: BuildRequest, resolved: Resolved): Promise<ManagedObjectReference> {
@@ -578,6 +626,9 @@ export class TemplateCloner extends VmBuilder {
       template,
       `clone of ${spec.template} to ${req.name}`,
       'clone',
+      // Counted against the host named for the clone, else the template's (the clone's source,
+      // charged by vCenter too, and where it lands when nothing else decides), else the pool.
+      resolved.placement.host ?? templateInfo.host ?? resolved.placement.pool,
     );
   }
 
@@ -593,23 +644,20 @@ export class TemplateCloner extends VmBuilder {
     }
   }
 
-  private readonly templates = new Map<
-    string,
-    { generation: number; info: Promise<{ devices: Device[]; snapshot?: ManagedObjectReference }> }
-  >();
+  private readonly templates = new Map<string, { generation: number; info: Promise<TemplateInfo> }>();
 
-  private templateInfo(
-    template: ManagedObjectReference,
-  ): Promise<{ devices: Device[]; snapshot?: ManagedObjectReference }> {
+  private templateInfo(template: ManagedObjectReference): Promise<TemplateInfo> {
     const cached = this.templates.get(template.value);
     if (cached && cached.generation === this.client.session.generation) return cached.info;
     const info = this.client.collector
-      .properties([template], ['config.hardware.device', 'snapshot.currentSnapshot'])
+      .properties([template], ['config.hardware.device', 'snapshot.currentSnapshot', 'runtime.host'])
       .then(([t]) => {
         const snapshot = t?.props.get('snapshot.currentSnapshot');
+        const host = t?.props.get('runtime.host');
         return {
           devices: (t?.props.get('config.hardware.device') as Device[] | undefined) ?? [],
           ...(snapshot instanceof ManagedObjectReference ? { snapshot } : {}),
+          ...(host instanceof ManagedObjectReference ? { host } : {}),
         };
       });
     info.catch(() => this.templates.delete(template.value));
@@ -696,6 +744,8 @@ export class IsoVmBuilder extends VmBuilder {
       req.folder.ref,
       `creation of ${req.name}`,
       'create',
+      // Without a host, vCenter (or DRS) picks one of the pool's: the limit is then the pool's.
+      resolved.placement.host ?? resolved.placement.pool,
     );
   }
 

@@ -59,6 +59,10 @@ const provider = new VSphereInstanceProvider({
   tls: { thumbprint },
   datacenter: 'DC0',
   datastore: 'LocalDS_0',
+  // P3 runs with the per-host build limit at the provider's default (8) unless this sets it.
+  ...(process.env.BENCH_BUILDS_PER_HOST !== undefined
+    ? { maxConcurrentBuildsPerHost: Number(process.env.BENCH_BUILDS_PER_HOST) }
+    : {}),
   // P8 also measures a mirror that trusts vCenter's `leave` for VMs moved out of the folder.
   ...(process.env.BENCH_MIRROR_CHECK === '0' ? { describeMirror: { checkMembership: false } } : {}),
 });

@@ -916,6 +916,50 @@ describe('serve in process (fake providers)', () => {
     assert.equal(once.providers[0].options.describeMirror, undefined);
   });
 
+  it("serve --max-builds-per-host sets the per-host build limit; a config entry's own key wins; a bad value is a usage error", async () => {
+    const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
+    await writeFile(
+      join(pluginsDir, 'config.json'),
+      JSON.stringify({ subtypes: { '': {}, lab: { maxConcurrentBuildsPerHost: 2 } } }),
+    );
+    const controller = new AbortController();
+    const providers: FakeProvider[] = [];
+    const running = run(
+      [
+        'serve',
+        '--name',
+        'vm',
+        '--log-level',
+        'error',
+        '--max-builds-per-host',
+        '3',
+        '--config',
+        join(pluginsDir, 'config.json'),
+      ],
+      { env: { ...URL_ENV, INFRAKIT_PLUGINS_DIR: pluginsDir }, signal: controller.signal, providers },
+    );
+    const deadline = Date.now() + 5000;
+    while (!existsSync(join(pluginsDir, 'vm.pid'))) {
+      assert.ok(Date.now() < deadline, 'the server did not start');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    controller.abort();
+    assert.equal((await running).code, 0);
+    const bySubtype = new Map(providers.map((p) => [p.subtype, p.options.maxConcurrentBuildsPerHost]));
+    assert.deepEqual(Object.fromEntries(bySubtype), { '': 3, lab: 2 });
+    for (const bad of ['-1', '1025', '2.5', 'eight']) {
+      const result = await run(['serve', '--max-builds-per-host', bad], {
+        env: { ...URL_ENV, INFRAKIT_PLUGINS_DIR: pluginsDir },
+      });
+      assert.equal(result.code, 2, bad);
+      assert.match(
+        result.stderr,
+        /--max-builds-per-host .*expected a whole number from 0 \(no limit\) to 1024/,
+      );
+    }
+    await rm(pluginsDir, { recursive: true, force: true });
+  });
+
   it('a refused login exits 4, closes every provider and creates no socket', async () => {
     const pluginsDir = await mkdtemp(join(tmpdir(), 'ikv-'));
     const fault = new VimFault('InvalidLogin', { _type: 'InvalidLogin' }, 'Cannot complete login');

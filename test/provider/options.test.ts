@@ -264,6 +264,7 @@ describe('client and provider options are checked at construction', () => {
       ...BASE,
       ignoreOnDestroy: 'false',
       shutdownTimeoutMs: '30000',
+      maxConcurrentBuildsPerHost: '4',
       datastore: 3,
       configHashTag: '',
       onBackgroundError: 'log',
@@ -271,8 +272,30 @@ describe('client and provider options are checked at construction', () => {
     } as unknown as ConstructorParameters<typeof VSphereInstanceProvider>[0];
     assert.deepEqual(
       issuesOf(() => new VSphereInstanceProvider(bad)).map((line) => line.split(':')[0]),
-      ['datastore', 'configHashTag', 'ignoreOnDestroy', 'shutdownTimeoutMs', 'onBackgroundError', 'env'],
+      [
+        'datastore',
+        'configHashTag',
+        'ignoreOnDestroy',
+        'shutdownTimeoutMs',
+        'maxConcurrentBuildsPerHost',
+        'onBackgroundError',
+        'env',
+      ],
     );
+  });
+
+  it('maxConcurrentBuildsPerHost takes a whole number from 0 (no limit) to 1024', async () => {
+    for (const bad of [-1, 2.5, 1025, Number.POSITIVE_INFINITY, true, null]) {
+      const options = { ...BASE, maxConcurrentBuildsPerHost: bad as unknown as number };
+      assert.deepEqual(
+        issuesOf(() => new VSphereInstanceProvider(options)).map((line) => line.split(':')[0]),
+        ['maxConcurrentBuildsPerHost'],
+        String(bad),
+      );
+    }
+    for (const good of [0, 1, 8, 1024]) {
+      await new VSphereInstanceProvider({ ...BASE, maxConcurrentBuildsPerHost: good }).close();
+    }
   });
 
   it('a provider on a given client still checks its own options', () => {

@@ -12,7 +12,14 @@ import {
 } from '../../plugin/server.ts';
 import { installSignalHandlers, type RunningPluginServer, startPluginServer } from '../../plugin/socket.ts';
 import type { InstancePlugin } from '../../spi/instance.ts';
-import { booleanFlag, durationFlag, type FlagSpec, stringFlag, UsageError } from '../args.ts';
+import {
+  booleanFlag,
+  durationFlag,
+  type FlagSpec,
+  type ParsedArgs,
+  stringFlag,
+  UsageError,
+} from '../args.ts';
 import { type Command, positionals, setupLogging } from '../command.ts';
 import { CONNECTION_FLAGS, HELP_FLAG, LOG_LEVEL_FLAG, PLACEMENT_FLAGS } from '../flags.ts';
 import type { CliProvider } from '../io.ts';
@@ -46,6 +53,12 @@ const SERVE_FLAGS: readonly FlagSpec[] = [
     help: 'on SIGTERM/SIGINT, how long provisions and destroys in progress may take to finish before serve logs out and exits (Go duration; default 2m)',
   },
   {
+    name: 'max-builds-per-host',
+    type: 'string',
+    value: 'N',
+    help: "clones and ISO creations run at once per ESXi host; more wait in the plugin (default 8, vCenter's own limit; 0: no limit)",
+  },
+  {
     name: 'skip-login-check',
     type: 'boolean',
     help: 'start without logging in to vCenter first (the first call logs in)',
@@ -60,6 +73,20 @@ const LOGIN_CHECK_TIMEOUT_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 120_000;
 /** Bounds a logout when serve gives up before it served (no work can be in flight then). */
 const PROVIDER_CLOSE_MS = 10_000;
+
+/** `--max-builds-per-host`: a whole number from 0 (no limit) to 1024. */
+function buildsPerHostFlag(parsed: ParsedArgs): number | undefined {
+  const value = stringFlag(parsed, 'max-builds-per-host');
+  if (value === undefined) return undefined;
+  const n = /^\d{1,4}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= 0 && n <= 1024)) {
+    throw new UsageError(
+      `--max-builds-per-host ${JSON.stringify(value)}: expected a whole number from 0 (no limit) to 1024`,
+      'serve',
+    );
+  }
+  return n;
+}
 
 /** Parses `--listen`: a loopback host and a port. */
 export function parseListen(value: string): { host: LoopbackHost; port: number } {
@@ -113,8 +140,9 @@ export const serveCommand: Command = {
     '     "lab": {"url": "https://vc2.example.com/sdk", "username": "svc", "passwordFile": "lab.pw",\n' +
     '             "thumbprint": "AA:BB:...", "hostname": "esx1"}}}\n' +
     'Keys: url, username, password, passwordFile, passwordEnv, datacenter, datastore, network,\n' +
-    'hostname, folder, vmPrefix, ignoreOnDestroy, configHashTag, shutdownTimeoutMs, caFile,\n' +
-    'thumbprint, insecure. A key missing from an entry comes from the flags, then the environment.\n' +
+    'hostname, folder, vmPrefix, ignoreOnDestroy, configHashTag, shutdownTimeoutMs,\n' +
+    'maxConcurrentBuildsPerHost, caFile, thumbprint, insecure. A key missing from an entry comes\n' +
+    'from the flags, then the environment.\n' +
     'Relative file paths are relative to the config file.',
   flags: SERVE_FLAGS,
   async run(parsed, ctx) {
@@ -125,6 +153,7 @@ export const serveCommand: Command = {
     const listen = listenValue === undefined ? undefined : parseListen(listenValue);
     const graceMs = durationFlag(parsed, 'shutdown-grace', 'serve') ?? SHUTDOWN_GRACE_MS;
     const timeoutMs = timeoutFlag(parsed, 'serve');
+    const buildsPerHost = buildsPerHostFlag(parsed);
     const subtypes = await resolveSubtypes(parsed, io, ctx.secrets, 'serve');
     setupLogging(parsed, ctx, 'info');
     const providers = new Map<string, CliProvider>();
@@ -133,6 +162,9 @@ export const serveCommand: Command = {
       const mirrored = {
         ...resolved.options,
         describeMirror: resolved.options.describeMirror ?? serveMirrorDefault(io.env),
+        ...(resolved.options.maxConcurrentBuildsPerHost === undefined && buildsPerHost !== undefined
+          ? { maxConcurrentBuildsPerHost: buildsPerHost }
+          : {}),
       };
       const withTimeout = {
         ...resolved,

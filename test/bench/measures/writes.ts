@@ -214,7 +214,11 @@ async function p7(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
 /** P3: N clones at concurrency C, then destroy them; library vs peer, rounds alternating who goes first. */
 async function p3(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Promise<MeasureResult> {
   const { p3Clones: n, p3Concurrency: c } = ctx.config;
-  const result = newResult('P3', `provision ${n} clones at concurrency ${c}, then destroy them`);
+  const limit = process.env.BENCH_BUILDS_PER_HOST ?? '8';
+  const result = newResult(
+    'P3',
+    `provision ${n} clones at concurrency ${c} (ours: at most ${limit === '0' ? 'unlimited' : limit} per host), then destroy them`,
+  );
   const started = performance.now();
   try {
     const oursGroup = 'bench-p3-ours';
@@ -292,6 +296,9 @@ async function p3(ctx: BenchContext, ours: LineProcess, peer: LineProcess): Prom
     addTarget(result, 'destroy ≤ 1.0× peer', n === 200 ? dest <= 1 : undefined, `${fmt(dest)}×`, atSize);
     result.notes.push(
       'one warm-up round per side first (folders made, caches warm); rounds alternate which side goes first; both sides share one vcsim.',
+    );
+    result.notes.push(
+      `ours runs with maxConcurrentBuildsPerHost ${limit === '0' ? '0 (no limit)' : limit}${process.env.BENCH_BUILDS_PER_HOST === undefined ? ' (the default)' : ' (BENCH_BUILDS_PER_HOST)'}: every clone is of ${TEMPLATE} on ${HOST}, so at most that many of the ${c} are in vCenter at once; the peer has no limit. vcsim runs the clones of one template one after another.`,
     );
     if (failures.length > 0) {
       result.notes.push(
