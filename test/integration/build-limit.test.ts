@@ -6,7 +6,7 @@
  * `wait: false` provision is described as Provisioning, and `close()` waits for it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { VSphereClient } from '../../src/client.ts';
 import { AbortError, VSphereInstanceProvider } from '../../src/index.ts';
 import type { HttpRequest } from '../../src/transport/http.ts';
@@ -85,6 +85,40 @@ function countClones(p: VSphereInstanceProvider): () => number {
   return () => count;
 }
 
+/**
+ * Holds back the answer to the first `CloneVM_Task` call `p` sends (vCenter has started the task;
+ * the provider only learns it when the returned function is called), so that provision keeps its
+ * slot until then.
+ */
+function holdFirstClone(p: VSphereInstanceProvider): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let held = false;
+  const transport = p.client.transport;
+  const send = transport.request.bind(transport);
+  transport.request = (req: HttpRequest) => {
+    const pending = send(req);
+    if (held || typeof req.body !== 'string' || !/<CloneVM_Task\b/.test(req.body)) return pending;
+    held = true;
+    return pending.then(async (response) => {
+      await gate;
+      return response;
+    });
+  };
+  return release;
+}
+
+/** Polls `done` every 50 ms for up to 30 s (the provisions log in and look the inventory up first). */
+async function until(done: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!done()) {
+    assert.ok(Date.now() < deadline, what());
+    await sleep(50);
+  }
+}
+
 /** Clone tasks (of the templates) on `host` that vCenter reports queued or running, now. */
 async function runningClones(host: string): Promise<number> {
   const sources = new Set(HOSTS[host]!.map((name) => templates.get(name)!.value));
@@ -135,7 +169,11 @@ async function vmsOfGroup(group: string, on = sim): Promise<string[]> {
     .sort();
 }
 
-before(async () => {
+/**
+ * Each test has a vcsim of its own: one that dies (or is left busy with clones an aborted test
+ * started) does not fail the tests after it, and a test's failure names its own vcsim's output.
+ */
+beforeEach(async () => {
   sim = await Vcsim.start({ vms: 3, methodDelay: { CloneVm: CLONE_MS } });
   admin = new VSphereClient({
     url: sim.sdkUrl,
@@ -144,6 +182,8 @@ before(async () => {
     tls: { thumbprint: sim.certificate!.sha256 },
     keepAliveMs: 0,
   });
+  cloneTasks.length = 0;
+  templates.clear();
   for (const vm of await sim.listVms()) {
     if (Object.values(HOSTS).flat().includes(vm.name))
       templates.set(vm.name, new ManagedObjectReference('VirtualMachine', vm.moref));
@@ -151,10 +191,13 @@ before(async () => {
   assert.equal(templates.size, 5, 'every template found');
 });
 
-after(async () => {
-  await Promise.all(providers.map((p) => p.close({ graceMs: 30_000 })));
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.close({ graceMs: 30_000 })));
   await admin?.close();
-  await sim?.stop();
+  const died = sim.exited;
+  const output = sim.output;
+  await sim.stop();
+  assert.equal(died, false, `vcsim died during the test: ${output}`);
 });
 
 describe('maxConcurrentBuildsPerHost on vcsim (clones slowed to 1.5 s)', () => {
@@ -242,16 +285,28 @@ describe('maxConcurrentBuildsPerHost on vcsim (clones slowed to 1.5 s)', () => {
   it('a provision aborted while it waits makes nothing; a waiting wait:false one is Provisioning, and close() waits for it', async () => {
     const p = provider(1);
     const sent = countClones(p);
+    // The first clone's answer is held back until the end, so the first provision holds the
+    // host's only slot for as long as the test needs, whatever the machine's load.
+    const releaseFirst = holdFirstClone(p);
     const group = 'abort-queued';
     const first = await p.provision(
       { Tags: tags(group), LogicalID: 'first', Properties: on('DC0_H0', 0) },
       { wait: false },
     );
-    // Queued behind the first: the same LogicalID asked again answers the same ID (no deadlock
-    // with the claim), and describe reports it as Provisioning while it waits.
+    await until(
+      () => sent() === 1,
+      () => `the first clone was sent (${sent()})`,
+    );
+    // Each of the others is started once the one before it waits in line, so the order in
+    // which they reach the slot is the order they were asked in.
+    const queuedPhases: string[] = [];
     const queued = await p.provision(
       { Tags: tags(group), LogicalID: 'queued', Properties: on('DC0_H0', 0) },
-      { wait: false },
+      { wait: false, onProgress: (e) => queuedPhases.push(e.phase) },
+    );
+    await until(
+      () => queuedPhases.includes('queued'),
+      () => `the second waits for the slot (${queuedPhases})`,
     );
     const controller = new AbortController();
     const phases: string[] = [];
@@ -259,14 +314,13 @@ describe('maxConcurrentBuildsPerHost on vcsim (clones slowed to 1.5 s)', () => {
       { Tags: tags(group), LogicalID: 'aborted', Properties: on('DC0_H0', 0) },
       { signal: controller.signal, onProgress: (e) => phases.push(e.phase) },
     );
+    // The same LogicalID asked again answers the same ID (no deadlock with the claim).
     const again = p.provision({ Tags: tags(group), LogicalID: 'queued', Properties: on('DC0_H0', 0) });
-    // Until the first clone is sent and the aborted provision waits behind the queued one (the
-    // first provision logs in and looks the inventory up: slow on a loaded machine).
-    const until = Date.now() + 20_000;
-    while (sent() < 1 || !phases.includes('queued')) {
-      assert.ok(Date.now() < until, `the first clone was sent (${sent()}) and the third waits (${phases})`);
-      await sleep(50);
-    }
+    await until(
+      () => phases.includes('queued'),
+      () => `the third waits for the slot (${phases})`,
+    );
+    assert.equal(sent(), 1, 'only the first clone was sent');
     assert.ok((await runningClones('DC0_H0')) <= 1, 'one clone at a time on the host');
     const described = new Map(
       (await p.describe({ 'infrakit.group': group })).map((d) => [d.LogicalID, d.Tags['infrakit.state']]),
@@ -274,15 +328,17 @@ describe('maxConcurrentBuildsPerHost on vcsim (clones slowed to 1.5 s)', () => {
     assert.ok(described.has('first'), 'the first is listed (being made, or made)');
     assert.equal(described.get('queued'), 'Provisioning', 'the waiting wait:false provision is Provisioning');
     assert.equal(described.has('aborted'), false, 'a waiting wait:true provision is not pending');
-    assert.ok(!phases.includes('clone'), 'the aborted provision did not start its clone');
     controller.abort(new Error('the caller gave up'));
     const abortedAt = Date.now();
     await assert.rejects(aborted, (error: unknown) => error instanceof AbortError);
     assert.ok(Date.now() - abortedAt < 500, 'the abort was honoured at once');
+    assert.ok(!phases.includes('clone'), 'the aborted provision did not start its clone');
+    releaseFirst();
     assert.equal(await again, queued, 'the repeated LogicalID got the queued instance');
     // The queued wait:false provision is work in flight: close() waits for it.
     await p.close({ graceMs: 30_000 });
     assert.equal(sent(), 2, 'the aborted provision never sent its clone');
+    assert.ok(queuedPhases.includes('clone'), 'the queued provision cloned once the slot was free');
     assert.deepEqual(await vmsOfGroup(group), [first, queued].sort(), 'nothing left behind by the abort');
   });
 });

@@ -153,6 +153,19 @@ export class Vcsim {
     if (this.options.sessionTimeout) await this.setSessionTimeout(this.options.sessionTimeout);
   }
 
+  /**
+   * Whether the vcsim process has exited on its own (not through {@link stop}); `output` then
+   * holds why, e.g. a Go panic's trace.
+   */
+  get exited(): boolean {
+    return this.child !== undefined && (this.child.exitCode !== null || this.child.signalCode !== null);
+  }
+
+  /** The last 4000 characters vcsim wrote to stderr. */
+  get output(): string {
+    return this.stderr;
+  }
+
   /** Stops vcsim (idempotent). */
   async stop(): Promise<void> {
     this.stopTools();
