@@ -224,19 +224,17 @@ describe('maxConcurrentBuildsPerHost on vcsim (clones slowed to 1.5 s)', () => {
   it('two hosts do not hold each other up', async () => {
     const p = provider(1);
     countClones(p);
-    const started = Date.now();
     const work = Promise.all([
       ...[0, 1].map((i) => p.provision({ Tags: tags('two-hosts'), Properties: on('DC0_H0', i) })),
       ...[0, 1].map((i) => p.provision({ Tags: tags('two-hosts'), Properties: on('DC0_C0_H0', i) })),
     ]);
     const seen = await watch(work);
     const ids = await work;
-    const elapsed = Date.now() - started;
     assert.equal(seen.peak.get('DC0_H0'), 1, 'one at a time on DC0_H0 (two templates)');
     assert.equal(seen.peak.get('DC0_C0_H0'), 1, 'one at a time on DC0_C0_H0 (two templates)');
+    // From the task states vCenter reports, not from wall-clock time (a loaded machine stretches
+    // the log-ins and look-ups around the clones).
     assert.equal(seen.peakTogether, 2, 'both hosts cloned at the same time');
-    // Four clones of 1.5 s, two at a time: about two waves, not four.
-    assert.ok(elapsed < 4 * CLONE_MS, `the hosts ran side by side (${elapsed} ms)`);
     assert.deepEqual(await vmsOfGroup('two-hosts'), [...ids].sort());
   });
 
