@@ -197,6 +197,8 @@ afterEach(async () => {
   const died = sim.exited;
   const output = sim.output;
   await sim.stop();
+  // A failing test reports its own error, not this hook's: the output is written out as well.
+  if (died) process.stderr.write(`vcsim died during the test; its output:\n${output}\n`);
   assert.equal(died, false, `vcsim died during the test: ${output}`);
 });
 

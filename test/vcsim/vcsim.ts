@@ -128,6 +128,10 @@ export class Vcsim {
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-4000);
     });
+    // How it ended, for `output`: a signal from outside the tests, or a Go crash's exit code.
+    child.once('exit', (code, signal) => {
+      if (this.child === child) this.stderr += `\n[vcsim exited: code ${code}, signal ${signal}]`;
+    });
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(
