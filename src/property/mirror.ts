@@ -22,7 +22,7 @@
 import { logger } from '../log.ts';
 import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../options.ts';
 import type { Session } from '../session/session.ts';
-import { AbortError } from '../transport/errors.ts';
+import { AbortError, untilAborted } from '../transport/errors.ts';
 import { ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
 import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
 import { type PropertyCollector, type RetrieveOptions, toObjectProperties } from './collector.ts';
@@ -251,7 +251,7 @@ export class PropertyMirror {
     const { memo, signal } = options;
     if (signal?.aborted) throw new AbortError('mirror read', { cause: signal.reason });
     try {
-      await untilAborted(this.#drainAfterNow(), signal);
+      await untilAborted(this.#drainAfterNow(), signal, 'mirror read');
     } catch (error) {
       if (error instanceof AbortError && signal?.aborted) throw error;
       this.#break('a drain failed', error);
@@ -754,28 +754,6 @@ function detach<T>(value: T): T {
     for (const k of Object.keys(record)) record[k] = detach(record[k]);
   }
   return value;
-}
-
-/** `work`, or an AbortError as soon as `signal` aborts (`work` goes on, its outcome ignored). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      work.catch(() => undefined);
-      reject(new AbortError('mirror read', { cause: signal.reason }));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** The identity of a filter spec: the same objects, traversal and paths. */

@@ -1,7 +1,6 @@
 /** The state the provider's operations share, and the helpers they have in common. */
 import type { VSphereClient } from '../client.ts';
 import { logger } from '../log.ts';
-import { AbortError } from '../transport/errors.ts';
 import type { ManagedObjectReference } from '../vim25/index.ts';
 import type { BuildRequest } from '../vsphere/build.ts';
 import type { Inventory } from '../vsphere/finder.ts';
@@ -75,36 +74,6 @@ export function signalOption(signal: AbortSignal | undefined): { signal?: AbortS
   return signal ? { signal } : {};
 }
 
-/**
- * `work`, or an AbortError as soon as `signal` aborts. The calls that take the signal stop with it;
- * inventory lookups do not take it (they are cached and shared, and one caller's abort must not
- * fail the others), so they run on and end by their own deadline, unobserved.
- */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(new AbortError(what, { cause: signal.reason }));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      work.catch(() => undefined);
-      reject(new AbortError(what, { cause: signal.reason }));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 export function reportBackground(state: ProviderState, failure: BackgroundFailure): void {
   log(
     '%s of %s%s failed: %s',
@@ -119,3 +88,10 @@ export function reportBackground(state: ProviderState, failure: BackgroundFailur
     log('onBackgroundError threw: %s', (hookError as Error).message);
   }
 }
+
+/**
+ * Provider operations end at once when their signal aborts: the calls that take the signal stop
+ * with it; inventory lookups do not take it (they are cached and shared, and one caller's abort
+ * must not fail the others), so they run on and end by their own deadline, unobserved.
+ */
+export { untilAborted } from '../transport/errors.ts';

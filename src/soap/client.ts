@@ -5,7 +5,13 @@
  */
 import { logger } from '../log.ts';
 import { Deadline } from '../transport/deadline.ts';
-import { AbortError, HttpStatusError, TimeoutError, TransportError } from '../transport/errors.ts';
+import {
+  AbortError,
+  HttpStatusError,
+  TimeoutError,
+  TransportError,
+  untilAborted,
+} from '../transport/errors.ts';
 import { type HttpRequest, type HttpResponse, type HttpTransport, statusError } from '../transport/http.ts';
 import {
   decodeResponse,
@@ -147,7 +153,7 @@ export class SoapClient {
     this.#negotiating ??= this.readVersionDocument().finally(() => {
       this.#negotiating = undefined;
     });
-    return untilAborted(this.#negotiating, signal);
+    return untilAborted(this.#negotiating, signal, 'vim25 version negotiation');
   }
 
   private async readVersionDocument(): Promise<string> {
@@ -384,32 +390,4 @@ function isRetryable(error: unknown): boolean {
   if (error instanceof HttpStatusError)
     return error.status === 502 || error.status === 503 || error.status === 504;
   return error instanceof TransportError || error instanceof TimeoutError;
-}
-
-/**
- * `work`, or the reason `signal` fires for as soon as it does (work shared with other callers goes
- * on). A deadline's signal fires with its TimeoutError, which stays what it is: the caller ran out
- * of time, it did not abort.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  const stopped = () =>
-    signal.reason instanceof TimeoutError
-      ? signal.reason
-      : new AbortError('vim25 version negotiation', { cause: signal.reason });
-  if (signal.aborted) return Promise.reject(stopped());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(stopped());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

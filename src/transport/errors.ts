@@ -27,6 +27,37 @@ export class AbortError extends VSphereError {
   }
 }
 
+/**
+ * `work`, or, as soon as `signal` fires (or at once when it already has), a rejection: the
+ * signal's reason when that is a {@link TimeoutError} (a deadline ran out, nobody aborted), else an
+ * {@link AbortError} for `what`. The work goes on for whoever else awaits it; its outcome is then
+ * ignored here, so a later failure of it is no unhandled rejection.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return work;
+  const stopped = () => {
+    work.catch(() => undefined);
+    return signal.reason instanceof TimeoutError
+      ? signal.reason
+      : new AbortError(what, { cause: signal.reason });
+  };
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** The server's certificate was not trusted; the message carries its thumbprints so an operator can pin it. */
 export class TlsError extends VSphereError {
   readonly sha256: string | undefined;
