@@ -134,9 +134,10 @@ export class Inventory {
   }
 
   /** Drops every mirror (their collectors are destroyed); reads go to vCenter again. */
-  closeMirrors(): void {
-    this.#mirrors?.close();
+  async closeMirrors(): Promise<void> {
+    const mirrors = this.#mirrors;
     this.#mirrors = undefined;
+    await mirrors?.close();
   }
 
   /** Drops every cached answer (called on re-login; callers may call it after a NotFound). */

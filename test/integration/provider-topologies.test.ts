@@ -134,4 +134,44 @@ describe('stand-alone ESXi host', () => {
     const left = (await sim.listVms()).map((vm) => vm.name);
     assert.deepEqual(left.sort(), ['ha-host_VM0', 'ha-host_VM1'], "the host's own VMs are untouched");
   });
+
+  it('a describe mirror without a task stream (a host has none): it reads the folder members with every describe, and answers what a full read does', async () => {
+    const mirrored = new VSphereInstanceProvider({
+      url: sim.sdkUrl,
+      username: 'root',
+      password: 'p',
+      tls: { thumbprint: sim.certificate!.sha256 },
+      datastore: 'LocalDS_0',
+      network: 'VM Network',
+      keepAliveMs: 0,
+      shutdownTimeoutMs: 0,
+      describeMirror: true,
+    });
+    try {
+      const props = { ISOPath: 'linuxkit.iso', Hostname: 'localhost.localdomain' };
+      const id = await p.provision({ Tags: tags('esx-m'), Properties: props });
+      const group = { 'infrakit.group': 'esx-m' };
+      await mirrored.describe(group);
+      for (let i = 0; i < 200 && mirrored.mirrors!.list()[0]?.state !== 'ready'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const mirror = mirrored.mirrors!.list()[0]!;
+      assert.equal(mirror.state, 'ready');
+      assert.equal(mirror.taskFeed, undefined, 'no task stream on a host');
+      const stats = mirrored.mirrors!.stats;
+      const members = stats.memberReads;
+      assert.deepEqual(
+        (await mirrored.describe(group)).map((d) => d.ID),
+        [id],
+      );
+      await mirrored.describe(group);
+      assert.equal(stats.memberReads, members + 2, 'one member read a describe');
+      assert.equal(stats.fallbacks, 0);
+      assert.ok(stats.mirrorReads >= 2, 'answered from the mirror');
+      await p.destroy(id, { Reason: 'terminate' });
+      assert.deepEqual(await mirrored.describe(group), []);
+    } finally {
+      await mirrored.close();
+    }
+  });
 });
