@@ -613,13 +613,16 @@ describe('decodeResponse: large responses', () => {
   it('takes time linear in the size (no quadratic work)', (t) => {
     const small = largeRetrieveResponse(500);
     const large = largeRetrieveResponse(4000);
-    const smallMs = bestOf(3, () => decodeResponse(small, 'RetrievePropertiesEx'));
-    const largeMs = bestOf(3, () => decodeResponse(large, 'RetrievePropertiesEx'));
-    t.diagnostic(`500 VMs ${smallMs.toFixed(1)} ms, 4000 VMs ${largeMs.toFixed(1)} ms`);
-    // 8x the data: linear work is about 8x the time, quadratic would be 64x.
-    assert.ok(
-      largeMs < smallMs * 24,
-      `500 VMs ${smallMs.toFixed(1)} ms but 4000 VMs ${largeMs.toFixed(1)} ms`,
-    );
+    // 8x the data: linear work is about 8x the time, quadratic would be 64x. A loaded machine can
+    // stall one measure; quadratic work is slow in every one, so up to three pairs are measured.
+    const seen: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const smallMs = bestOf(3, () => decodeResponse(small, 'RetrievePropertiesEx'));
+      const largeMs = bestOf(3, () => decodeResponse(large, 'RetrievePropertiesEx'));
+      seen.push(`500 VMs ${smallMs.toFixed(1)} ms, 4000 VMs ${largeMs.toFixed(1)} ms`);
+      t.diagnostic(seen.at(-1)!);
+      if (largeMs < smallMs * 24) return;
+    }
+    assert.fail(`not linear in any of three measures: ${seen.join('; ')}`);
   });
 });
