@@ -55,10 +55,6 @@ export const ROOT_METHODS: readonly string[] = [
   'CreateSnapshot_Task',
   'CancelTask',
   'QueryEvents',
-  // A mirror's watch on vCenter's task stream (see src/property/mirror.ts).
-  'CreateCollectorForTasks',
-  'SetCollectorPageSize',
-  'DestroyCollector',
   'UpdateOptions',
   'QueryOptions',
   'MarkAsTemplate',

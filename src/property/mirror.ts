@@ -24,7 +24,7 @@ import { booleanOption, integerOption, MAX_TIMER_MS, objectOption } from '../opt
 import type { Session } from '../session/session.ts';
 import { AbortError, untilAborted } from '../transport/errors.ts';
 import { ManagedObjectReference, redactSessionIds, VimFault } from '../vim25/index.ts';
-import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, TaskInfo, UpdateSet } from '../vim25/types.ts';
+import type { ObjectContent, ObjectUpdate, PropertyFilterSpec, UpdateSet } from '../vim25/types.ts';
 import {
   type ObjectProperties,
   type PropertyCollector,
@@ -59,11 +59,11 @@ export interface MirrorStats {
   mapped: number;
   /**
    * Reads of the members of the mirrored folders (see {@link MirrorOptions.checkMembership}):
-   * one per drain after a folder move showed in vCenter's task stream, one per drain where there
-   * is no task stream.
+   * one per drain after a folder move showed among vCenter's recent tasks, one per drain where
+   * there are no recent tasks to read.
    */
   memberReads: number;
-  /** Folder moves seen in vCenter's task stream. */
+  /** Folder moves seen among vCenter's recent tasks. */
   movesSeen: number;
 }
 
@@ -101,11 +101,11 @@ export interface MirrorOptions {
   /**
    * Check that the objects in the folders the spec lists the children of are still there, and
    * forget those moved out (default true). vcsim sends nothing when an object is moved out of
-   * such a folder; vCenter sends `leave` (the object no longer satisfies the filter). The check
-   * reads the folders' `childEntity` (about 77 bytes a child) only after vCenter's task stream
-   * showed a folder move (`Folder.moveInto*`) since the last check, or with every drain where
-   * there is no task stream (a stand-alone ESXi, or a server that refused the collector).
-   * Turning it off on vcsim leaves VMs moved out of the folder listed.
+   * such a folder; vCenter sends `leave` (the object no longer satisfies the filter). Each drain
+   * reads vCenter's recent tasks (`TaskManager.recentTask`, alongside the drain), and reads the
+   * folders' `childEntity` (about 77 bytes a child) only after a folder move
+   * (`Folder.moveInto*`) showed there, or when tasks may have left the list unseen; with every
+   * drain where there is no task manager. Turning it off on vcsim leaves VMs moved out listed.
    */
   checkMembership?: boolean;
   /** Counters to add to. */
@@ -137,12 +137,14 @@ export function newMirrorStats(): MirrorStats {
 }
 
 const DEFAULT_IDLE_MS = 10 * 60_000;
-/** Tasks that can take an object out of a folder without a `leave` from vcsim: vCenter's `Folder.moveInto`, vcsim's `Folder.moveIntoFolder`. */
+/**
+ * Tasks that can take an object out of a folder without a `leave` from vcsim: vCenter's
+ * `Folder.moveInto`, vcsim's `Folder.moveIntoFolder` (`MoveIntoFolder_Task`, the only call that
+ * does so without destroying or unregistering the object).
+ */
 const MOVE_TASK = /^Folder\.moveInto/;
-/** The part of a mirror's filters that watches vCenter's task stream. */
-const FEED_PROPS = [{ type: 'TaskHistoryCollector', pathSet: ['latestPage'] }];
-/** Finished folder moves remembered (see `#movesDone`); the latest page holds 10 tasks by default. */
-const MOVES_DONE_KEPT = 256;
+/** Finished folder moves remembered so that they do not count twice (see `#movesDone`). */
+const MOVES_DONE_KEPT = 1_024;
 const DEFAULT_MAX_OBJECTS = 60_000;
 /** Pages one drain may take before the mirror gives up on it (a queue that large is a full read anyway). */
 const MAX_DRAIN_PAGES = 1_000;
@@ -151,12 +153,23 @@ function key(obj: ManagedObjectReference): string {
   return `${obj.type}:${obj.value}`;
 }
 
-/** The task stream of a session, shared by its mirrors (see {@link InventoryMirrors}). */
-interface TaskFeed {
-  /** The TaskHistoryCollector to watch; undefined when there is none to be had. */
-  get(): Promise<ManagedObjectReference | undefined>;
-  /** Says that `feed` is gone: the next mirror built asks for a new one. */
-  lost(feed: ManagedObjectReference): void;
+/** What a drain's check read: the folders' members (without a task manager), the recent tasks. */
+interface Checked {
+  members: Map<string, ManagedObjectReference> | undefined;
+  recent: ManagedObjectReference[] | undefined;
+}
+
+function recentTasks(manager: ObjectProperties | undefined): ManagedObjectReference[] {
+  const list = manager?.props.get('recentTask');
+  return Array.isArray(list)
+    ? list.filter((t): t is ManagedObjectReference => t instanceof ManagedObjectReference)
+    : [];
+}
+
+/** The object a `ManagedObjectNotFound` names, if that is what `error` is. */
+function goneObject(error: unknown): ManagedObjectReference | undefined {
+  const obj = error instanceof VimFault && error.is('ManagedObjectNotFound') ? error.detail.obj : undefined;
+  return obj instanceof ManagedObjectReference ? obj : undefined;
 }
 
 /** Why a mirror cannot answer; the read falls back to a full read. */
@@ -175,21 +188,6 @@ export class PropertyMirror {
   readonly #specSet: PropertyFilterSpec[];
   readonly #maxObjects: number;
   readonly #checkMembership: boolean;
-  readonly #taskFeed: TaskFeed | undefined;
-  /**
-   * The task history collector whose `latestPage` this mirror watches, when it has one: each new
-   * task shows there, so a folder move is seen without reading the folders' members.
-   */
-  #feed: ManagedObjectReference | undefined;
-  /** This mirror's filter on the task stream. */
-  #feedFilter: ManagedObjectReference | undefined;
-  /** Folder moves seen in the task stream and not yet seen finished: each drain checks membership. */
-  readonly #moves = new Map<string, ManagedObjectReference>();
-  /**
-   * Folder moves seen finished, so that they do not count again while they stay on the latest
-   * page (the last few tasks, sent again with each new one). Bounded: only the newest are kept.
-   */
-  readonly #movesDone = new Set<string>();
   readonly #versionPaths: Record<string, string>;
   readonly #stats: MirrorStats;
   readonly #objects = new Map<string, ObjectContent>();
@@ -209,6 +207,20 @@ export class PropertyMirror {
    * drain reads their `childEntity` too, at the same time, and forgets objects no longer there.
    */
   readonly #folders = new Map<string, ManagedObjectReference>();
+  /**
+   * vCenter's TaskManager, whose `recentTask` each drain reads alongside: a folder move is a
+   * task, so the folders' members need reading only after one. Undefined: members are read with
+   * every drain.
+   */
+  #taskManager: ManagedObjectReference | undefined;
+  /** `recentTask` at the last drain: the tasks after it are new. */
+  #recent: Set<string> | undefined;
+  /** Folder moves seen and not yet seen finished: each drain reads their state and the members. */
+  readonly #moves = new Map<string, ManagedObjectReference>();
+  /** Folder moves seen finished; bounded (the oldest go first). */
+  readonly #movesDone = new Set<string>();
+  /** Tasks may have left `recentTask` unseen since the last drain: the next reads the members. */
+  #membersUnsure = false;
   #state: MirrorState = 'building';
   #ref: ManagedObjectReference | undefined;
   readonly #filters: ManagedObjectReference[] = [];
@@ -224,17 +236,12 @@ export class PropertyMirror {
     session: Session,
     collector: PropertyCollector,
     specSet: PropertyFilterSpec[],
-    options: MirrorOptions & {
-      stats: MirrorStats;
-      /** @internal The session's task stream, shared by its mirrors ({@link InventoryMirrors} gives it). */
-      taskFeed?: TaskFeed;
-    },
+    options: MirrorOptions & { stats: MirrorStats },
   ) {
     this.#session = session;
     this.#collector = collector;
     this.#maxObjects = options.maxObjects ?? DEFAULT_MAX_OBJECTS;
     this.#checkMembership = options.checkMembership ?? true;
-    this.#taskFeed = options.taskFeed;
     this.#versionPaths = options.versionPaths ?? { VirtualMachine: 'config.changeVersion' };
     this.#stats = options.stats;
     for (const spec of specSet) {
@@ -279,11 +286,6 @@ export class PropertyMirror {
   /** Its filters in vCenter (tests). */
   get filters(): readonly ManagedObjectReference[] {
     return this.#filters;
-  }
-
-  /** The task history collector it watches for folder moves, if any (tests). */
-  get taskFeed(): ManagedObjectReference | undefined {
-    return this.#feed;
   }
 
   /** The collector in vCenter, while there is one (tests). */
@@ -363,8 +365,17 @@ export class PropertyMirror {
       this.#dropRef();
       return;
     }
-    // Before the filters: a move made between their first read and this one is on its first page.
-    if (this.#folders.size > 0 && this.#taskFeed) await this.#watchFeed(ref, await this.#taskFeed.get());
+    // Before the filters: a move that ends after their first read is new to the first drain.
+    if (this.#folders.size > 0 && content.taskManager) {
+      const [manager] = await this.#collector.retrieve([
+        {
+          propSet: [{ type: 'TaskManager', pathSet: ['recentTask'] }],
+          objectSet: [{ obj: content.taskManager, skip: false }],
+        },
+      ]);
+      this.#taskManager = content.taskManager;
+      await this.#seeTasks(recentTasks(manager));
+    }
     for (const spec of this.#specSet) {
       this.#filters.push(
         await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
@@ -406,7 +417,7 @@ export class PropertyMirror {
   /** Applies every pending update: WaitForUpdatesEx without waiting, truncated answers continued. */
   async #drain(): Promise<void> {
     const reread = new Map<string, ManagedObjectReference>();
-    let checked: Promise<Map<string, ManagedObjectReference> | undefined> | undefined;
+    let checked: Promise<Checked> | undefined;
     let resynced = false;
     for (let page = 0; ; page += 1) {
       if (this.#state === 'broken' || this.#state === 'closed')
@@ -424,7 +435,7 @@ export class PropertyMirror {
       });
       // Started with the first page: children moved out before the read began are not in it.
       if (page === 0 && this.#state === 'ready') {
-        checked = this.#check(ref, this.#everyDrain());
+        checked = this.#check(ref);
         checked.catch(() => undefined);
       }
       let updates: UpdateSet | undefined;
@@ -438,7 +449,7 @@ export class PropertyMirror {
           // The check compares the collector's filters with the mirror's, which are replaced.
           await checked?.catch(() => undefined);
           await this.#resync(ref);
-          checked = this.#state === 'ready' ? this.#check(ref, this.#everyDrain()) : undefined;
+          checked = this.#state === 'ready' ? this.#check(ref) : undefined;
           checked?.catch(() => undefined);
           continue;
         }
@@ -460,90 +471,60 @@ export class PropertyMirror {
     }
     if (reread.size > 0) await this.#reread([...reread.values()]);
     if (checked) {
-      const members = await checked;
+      const { members, recent } = await checked;
       if (members) await this.#reconcile(members);
-      else if (this.#moves.size > 0) await this.#checkMoves();
-    }
-  }
-
-  /** Membership is read with every drain when no task stream says when a folder move happened. */
-  #everyDrain(): boolean {
-    return this.#folders.size > 0 && !this.#feed;
-  }
-
-  /** Adds the filter on the task stream's latest page; without it, membership is read with every drain. */
-  async #watchFeed(ref: ManagedObjectReference, feed: ManagedObjectReference | undefined): Promise<void> {
-    if (!feed) return;
-    try {
-      const filter = await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
-        _this: ref,
-        spec: { propSet: FEED_PROPS, objectSet: [{ obj: feed, skip: false }] },
-        partialUpdates: false,
-      });
-      this.#filters.push(filter);
-      this.#feedFilter = filter;
-      this.#feed = feed;
-    } catch (error) {
-      if (!(error instanceof VimFault)) throw error;
-      this.#feed = undefined;
-      log(
-        'mirror %s: no task stream (%s): folder members are read with every drain',
-        redactSessionIds(ref.value),
-        error.faultType,
-      );
-    }
-  }
-
-  /**
-   * The task stream is gone (destroyed from outside): members are read with every drain from now.
-   * Its filter goes too — vcsim fails every later drain over a filter whose object is gone — and
-   * the mirrors built later ask for a new stream.
-   */
-  async #feedLost(ref: ManagedObjectReference): Promise<void> {
-    const feed = this.#feed;
-    const filter = this.#feedFilter;
-    if (!feed) return;
-    this.#feed = undefined;
-    this.#feedFilter = undefined;
-    this.#taskFeed?.lost(feed);
-    log(
-      'mirror %s: its task stream is gone: folder members are read with every drain',
-      redactSessionIds(ref.value),
-    );
-    if (!filter) return;
-    const at = this.#filters.findIndex((f) => f.equals(filter));
-    if (at >= 0) this.#filters.splice(at, 1);
-    await this.#session.invoke('DestroyPropertyFilter', { _this: filter }).catch(() => undefined);
-  }
-
-  /** Notes the folder moves among the tasks of a new latest page. */
-  #seeTasks(update: ObjectUpdate): void {
-    if (update.kind === 'leave') {
-      if (this.#ref) void this.#feedLost(this.#ref);
-      return;
-    }
-    for (const change of update.changeSet ?? []) {
-      if (change.name !== 'latestPage' || !Array.isArray(change.val)) continue;
-      for (const info of change.val as Partial<TaskInfo>[]) {
-        const task = info?.task;
-        if (!(task instanceof ManagedObjectReference) || !MOVE_TASK.test(String(info.descriptionId ?? '')))
-          continue;
-        const id = key(task);
-        if (this.#movesDone.has(id) || this.#moves.has(id)) continue;
-        this.#moves.set(id, this.#own(task));
-        this.#stats.movesSeen += 1;
+      else if (recent) {
+        await this.#seeTasks(recent);
+        if (this.#moves.size > 0 || this.#membersUnsure) await this.#checkMoves();
       }
     }
   }
 
   /**
-   * After a folder move showed in the task stream: the states of the moves, then the folders'
-   * members, in one read, tasks first — a server reads the objects in order, so a move read as
-   * finished is in the members read after it. A move still running is checked again next drain.
+   * Notes the folder moves among the tasks new since the last drain (their `info` read in one
+   * call). When none of the tasks of the last drain is left in the list, tasks may have left it
+   * unseen (vCenter keeps the last 200 finished, for 10 minutes): the members are read to be sure.
+   */
+  async #seeTasks(recent: ManagedObjectReference[]): Promise<void> {
+    const before = this.#recent;
+    this.#recent = new Set(recent.map(key));
+    if (before && before.size > 0 && !recent.some((t) => before.has(key(t)))) this.#membersUnsure = true;
+    let fresh = recent.filter(
+      (t) => !before?.has(key(t)) && !this.#moves.has(key(t)) && !this.#movesDone.has(key(t)),
+    );
+    while (fresh.length > 0) {
+      let found: ObjectProperties[];
+      try {
+        found = await this.#collector.retrieve([
+          {
+            propSet: [{ type: 'Task', pathSet: ['info.descriptionId'] }],
+            objectSet: fresh.map((obj) => ({ obj, skip: false })),
+          },
+        ]);
+      } catch (error) {
+        // Forgotten since the list was read: a task that ended long ago, whatever it did.
+        const gone = goneObject(error);
+        if (!gone || !fresh.some((t) => t.equals(gone))) throw error;
+        fresh = fresh.filter((t) => !t.equals(gone));
+        continue;
+      }
+      for (const task of found) {
+        if (!MOVE_TASK.test(String(task.props.get('info.descriptionId') ?? ''))) continue;
+        this.#moves.set(key(task.obj), this.#own(task.obj));
+        this.#stats.movesSeen += 1;
+      }
+      return;
+    }
+  }
+
+  /**
+   * After a folder move: the states of the moves, then the folders' members, in one read, tasks
+   * first — a server reads the objects in order, so a move read as finished is in the members
+   * read after it. A move still running is read again by the next drain.
    */
   async #checkMoves(): Promise<void> {
     const folders = [...this.#folders.values()];
-    for (let attempt = 0; ; attempt += 1) {
+    for (;;) {
       this.#stats.memberReads += 1;
       let found: ObjectProperties[];
       try {
@@ -557,34 +538,26 @@ export class PropertyMirror {
           },
         ]);
       } catch (error) {
-        // vCenter forgets tasks some minutes after they end: such a move is long finished.
-        const gone =
-          error instanceof VimFault && error.is('ManagedObjectNotFound') ? error.detail.obj : undefined;
-        if (
-          !(gone instanceof ManagedObjectReference) ||
-          !this.#moves.has(key(gone)) ||
-          attempt > this.#moves.size
-        ) {
-          throw error;
-        }
+        // vCenter forgets a task some minutes after it ends: that move is long finished.
+        const gone = goneObject(error);
+        if (!gone || !this.#moves.has(key(gone))) throw error;
         this.#moveDone(key(gone));
         continue;
       }
       const members = new Map<string, ManagedObjectReference>();
-      // A task left out of the answer is gone (vcsim leaves a missing object out rather than fail).
       for (const [id, task] of [...this.#moves]) {
-        if (!found.some((o) => o.obj.equals(task))) this.#moveDone(id);
+        // vcsim leaves a missing object out of the answer rather than fail the read.
+        const read = found.find((o) => o.obj.equals(task));
+        const state = read?.props.get('info.state');
+        if (!read || state === 'success' || state === 'error') this.#moveDone(id);
       }
       for (const object of found) {
-        if (object.obj.type === 'Task') {
-          const state = object.props.get('info.state');
-          if (state === 'success' || state === 'error') this.#moveDone(key(object.obj));
-          continue;
-        }
+        if (object.obj.type !== 'Folder') continue;
         for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
           members.set(key(child), child);
         }
       }
+      this.#membersUnsure = false;
       await this.#reconcile(members);
       return;
     }
@@ -594,69 +567,52 @@ export class PropertyMirror {
     this.#moves.delete(id);
     this.#movesDone.add(id);
     if (this.#movesDone.size > MOVES_DONE_KEPT) {
-      for (const old of this.#movesDone) {
-        this.#movesDone.delete(old);
+      for (const oldest of this.#movesDone) {
+        this.#movesDone.delete(oldest);
         break;
       }
     }
   }
 
   /**
-   * Read alongside the first page of a drain: the collector's filters, and with `members` the
-   * children of the folders the spec lists the children of. A filter destroyed behind the
-   * mirror's back would otherwise only show as silence, which looks like nothing changed.
+   * Read alongside the first page of a drain: the collector's filters, and vCenter's recent
+   * tasks — or, where there is no task manager, the children of the folders the spec lists the
+   * children of. A filter destroyed behind the mirror's back would otherwise only show as
+   * silence, which looks like nothing changed.
    */
-  async #check(
-    ref: ManagedObjectReference,
-    withMembers: boolean,
-  ): Promise<Map<string, ManagedObjectReference> | undefined> {
-    const members = withMembers ? new Map<string, ManagedObjectReference>() : undefined;
-    if (withMembers) this.#stats.memberReads += 1;
-    // The task stream too: a server need not say that it was destroyed.
-    const feed = this.#feed;
-    let found: ObjectProperties[];
-    try {
-      found = await this.#collector.retrieve([
-        {
-          propSet: [
-            { type: 'Folder', pathSet: ['childEntity'] },
-            { type: 'PropertyCollector', pathSet: ['filter'] },
-            { type: 'TaskHistoryCollector', pathSet: ['filter'] },
-          ],
-          objectSet: [...(withMembers ? this.#folders.values() : []), ref, ...(feed ? [feed] : [])].map(
-            (obj) => ({
-              obj,
-              skip: false,
-            }),
-          ),
-        },
-      ]);
-    } catch (error) {
-      // The fault's reference has its session id hidden: the only TaskHistoryCollector read is the feed.
-      const gone =
-        error instanceof VimFault && error.is('ManagedObjectNotFound') ? error.detail.obj : undefined;
-      if (!feed || !(gone instanceof ManagedObjectReference) || gone.type !== feed.type) throw error;
-      await this.#feedLost(ref);
-      return this.#check(ref, this.#everyDrain());
-    }
-    // vcsim leaves a missing object out of the answer rather than fail the read.
-    if (feed && !found.some((o) => o.obj.equals(feed))) {
-      await this.#feedLost(ref);
-      if (!withMembers && this.#everyDrain()) return this.#check(ref, true);
-    }
+  async #check(ref: ManagedObjectReference): Promise<Checked> {
+    const everyDrain = this.#folders.size > 0 && !this.#taskManager;
+    const members = everyDrain ? new Map<string, ManagedObjectReference>() : undefined;
+    if (everyDrain) this.#stats.memberReads += 1;
+    const manager = this.#folders.size > 0 ? this.#taskManager : undefined;
+    const found = await this.#collector.retrieve([
+      {
+        propSet: [
+          { type: 'Folder', pathSet: ['childEntity'] },
+          { type: 'PropertyCollector', pathSet: ['filter'] },
+          { type: 'TaskManager', pathSet: ['recentTask'] },
+        ],
+        objectSet: [...(everyDrain ? this.#folders.values() : []), ref, ...(manager ? [manager] : [])].map(
+          (obj) => ({ obj, skip: false }),
+        ),
+      },
+    ]);
     let filters: ManagedObjectReference[] | undefined;
+    let recent: ManagedObjectReference[] | undefined;
     for (const object of found) {
       if (object.obj.equals(ref)) {
         filters = (object.props.get('filter') as ManagedObjectReference[] | undefined) ?? [];
-        continue;
-      }
-      for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
-        members?.set(key(child), child);
+      } else if (manager && object.obj.equals(manager)) {
+        recent = recentTasks(object);
+      } else {
+        for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
+          members?.set(key(child), child);
+        }
       }
     }
     const missing = this.#filters.filter((f) => !filters?.some((g) => g.equals(f)));
     if (missing.length > 0) throw new MirrorBroken(`filter ${missing[0]!.value} is gone`);
-    return members;
+    return { members, recent: manager ? (recent ?? []) : undefined };
   }
 
   /**
@@ -680,10 +636,6 @@ export class PropertyMirror {
   }
 
   #apply(update: ObjectUpdate, reread: Map<string, ManagedObjectReference>): void {
-    if (this.#feed && update.obj.equals(this.#feed)) {
-      this.#seeTasks(update);
-      return;
-    }
     const id = key(update.obj);
     this.#memo.delete(id);
     if (update.kind === 'leave') {
@@ -782,10 +734,6 @@ export class PropertyMirror {
         if (!(error instanceof VimFault && error.is('ManagedObjectNotFound'))) throw error;
       });
     }
-    const feed = this.#feed;
-    this.#feed = undefined;
-    this.#feedFilter = undefined;
-    await this.#watchFeed(ref, feed);
     for (const spec of this.#specSet) {
       this.#filters.push(
         await this.#session.invoke<ManagedObjectReference>('CreateFilter', {
@@ -858,11 +806,6 @@ export class InventoryMirrors {
   readonly #breaks = new Map<string, { count: number; retryAt: number }>();
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
-  /**
-   * The task history collector the mirrors watch for folder moves, one per session (it dies with
-   * the session), made with the first mirror and destroyed with the last.
-   */
-  #feed: { generation: number; ref: Promise<ManagedObjectReference | undefined> } | undefined;
 
   constructor(collector: PropertyCollector, options: MirrorOptions = {}) {
     this.#collector = collector;
@@ -923,16 +866,12 @@ export class InventoryMirrors {
     return rows;
   }
 
-  /**
-   * Drops every mirror, destroying their collectors; later reads are full reads. Resolves once
-   * the task stream is destroyed too (a server may not free it with the session: vcsim does not).
-   */
-  async close(): Promise<void> {
+  /** Drops every mirror, destroying their collectors; later reads are full reads. */
+  close(): void {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     for (const [id, entry] of this.#mirrors) this.#forget(id, entry);
-    await this.#dropFeed();
   }
 
   #start(id: string, specSet: PropertyFilterSpec[]): void {
@@ -941,15 +880,6 @@ export class InventoryMirrors {
     const mirror = new PropertyMirror(this.#session, this.#collector, specSet, {
       ...this.#options,
       stats: this.stats,
-      taskFeed: {
-        get: () => this.#taskFeed(),
-        lost: (feed) => {
-          const current = this.#feed;
-          void current?.ref.then((ref) => {
-            if (ref?.equals(feed) && this.#feed === current) this.#feed = undefined;
-          });
-        },
-      },
     });
     this.#mirrors.set(id, { mirror, lastRead: Date.now() });
     void mirror.built.then(() => {
@@ -971,49 +901,7 @@ export class InventoryMirrors {
     if (this.#mirrors.size === 0) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
-      void this.#dropFeed();
     }
-  }
-
-  /**
-   * The session's task stream: a TaskHistoryCollector of every task, whose `latestPage` shows
-   * each new one. Undefined where there is none (a stand-alone ESXi refuses it, a vCenter may be
-   * at its limit of collectors): the mirrors then read folder members with every drain.
-   */
-  #taskFeed(): Promise<ManagedObjectReference | undefined> {
-    const generation = this.#session.generation;
-    if (this.#feed?.generation === generation) return this.#feed.ref;
-    const feed = {
-      generation,
-      ref: (async () => {
-        const content = await this.#session.serviceContent();
-        if (!content.taskManager) return undefined;
-        return this.#session.invoke<ManagedObjectReference>('CreateCollectorForTasks', {
-          _this: content.taskManager,
-          filter: {},
-        });
-      })().catch((error: unknown) => {
-        if (!(error instanceof VimFault)) throw error;
-        log('no task stream (%s): folder members are read with every drain', error.faultType);
-        // Asked again by the next mirror built, not by every drain.
-        if (this.#feed === feed) this.#feed = undefined;
-        return undefined;
-      }),
-    };
-    this.#feed = feed;
-    return feed.ref;
-  }
-
-  #dropFeed(): Promise<void> {
-    const feed = this.#feed;
-    this.#feed = undefined;
-    if (!feed) return Promise.resolve();
-    return feed.ref
-      .then(async (ref) => {
-        if (!ref || this.#session.isClosed || feed.generation !== this.#session.generation) return;
-        await this.#session.invoke('DestroyCollector', { _this: ref });
-      })
-      .catch(() => undefined);
   }
 
   #sweep(): void {

@@ -296,7 +296,7 @@ export class VSphereInstanceProvider implements InstancePlugin {
         unfinished.join(', '),
       );
     }
-    if (this.mirrors) await this.inventory.closeMirrors();
+    if (this.mirrors) this.inventory.closeMirrors();
     if (this.ownsClient) await this.client.close();
     return { unfinished };
   }

@@ -718,10 +718,6 @@ SystemError<RuntimeFault reason:string
 TagId<DynamicData nameId:TagIdNameId? uuid:string?
 TagIdNameId<DynamicData tag:string category:string
 TagSpec<ArrayUpdateSpec id:TagId
-TaskFilterSpec<DynamicData entity:TaskFilterSpecByEntity? time:TaskFilterSpecByTime? userName:TaskFilterSpecByUsername? activationId:string+? state:TaskInfoState+? alarm:ManagedObjectReference? scheduledTask:ManagedObjectReference? eventChainId:int+? tag:string+? parentTaskKey:string+? rootTaskKey:string+?
-TaskFilterSpecByEntity<DynamicData entity:ManagedObjectReference recursion:TaskFilterSpecRecursionOption
-TaskFilterSpecByTime<DynamicData timeType:TaskFilterSpecTimeOption beginTime:dateTime? endTime:dateTime?
-TaskFilterSpecByUsername<DynamicData systemUser:boolean userList:string+?
 TaskInProgress<VimFault task:ManagedObjectReference
 TaskInfo<DynamicData key:string task:ManagedObjectReference description:LocalizableMessage? name:string? descriptionId:string entity:ManagedObjectReference? entityName:string? locked:ManagedObjectReference+? state:TaskInfoState cancelled:boolean cancelable:boolean error:LocalizedMethodFault? result:anyType? progress:int? progressDetails:KeyAnyValue+? reason:TaskReason queueTime:dateTime startTime:dateTime? completeTime:dateTime? eventChainId:int changeTag:string? parentTaskKey:string? rootTaskKey:string? activationId:string?
 TaskReason<DynamicData
@@ -1016,7 +1012,6 @@ CancelTask _this:ManagedObjectReference
 CancelWaitForUpdates _this:ManagedObjectReference
 CloneVM_Task _this:ManagedObjectReference folder:ManagedObjectReference name:string spec:VirtualMachineCloneSpec =ManagedObjectReference
 ContinueRetrievePropertiesEx _this:ManagedObjectReference token:string =RetrieveResult
-CreateCollectorForTasks _this:ManagedObjectReference filter:TaskFilterSpec =ManagedObjectReference
 CreateContainerView _this:ManagedObjectReference container:ManagedObjectReference type:string+? recursive:boolean =ManagedObjectReference
 CreateFilter _this:ManagedObjectReference spec:PropertyFilterSpec partialUpdates:boolean =ManagedObjectReference
 CreateFolder _this:ManagedObjectReference name:string =ManagedObjectReference
@@ -1025,7 +1020,6 @@ CreateSnapshot_Task _this:ManagedObjectReference name:string description:string?
 CreateVM_Task _this:ManagedObjectReference config:VirtualMachineConfigSpec pool:ManagedObjectReference host:ManagedObjectReference? =ManagedObjectReference
 CurrentTime _this:ManagedObjectReference =dateTime
 DeleteDatastoreFile_Task _this:ManagedObjectReference name:string datacenter:ManagedObjectReference? =ManagedObjectReference
-DestroyCollector _this:ManagedObjectReference
 DestroyPropertyCollector _this:ManagedObjectReference
 DestroyPropertyFilter _this:ManagedObjectReference
 DestroyView _this:ManagedObjectReference
@@ -1047,11 +1041,10 @@ Rename_Task _this:ManagedObjectReference newName:string =ManagedObjectReference
 RetrievePropertiesEx _this:ManagedObjectReference specSet:PropertyFilterSpec+ options:RetrieveOptions =RetrieveResult
 RetrieveServiceContent _this:ManagedObjectReference =ServiceContent
 SessionIsActive _this:ManagedObjectReference sessionID:string userName:string =boolean
-SetCollectorPageSize _this:ManagedObjectReference maxCount:int
 ShutdownGuest _this:ManagedObjectReference
 TerminateSession _this:ManagedObjectReference sessionId:string+
 UpdateOptions _this:ManagedObjectReference changedValue:OptionValue+
 WaitForUpdatesEx _this:ManagedObjectReference version:string? options:WaitOptions? =UpdateSet`;
 
 /** Enumeration type names referenced by TYPES: their values travel as strings. */
-export const ENUMS = `ArrayUpdateOperation ComputeResourceHostSPBMLicenseInfoHostSPBMLicenseState CustomizationNetBIOSMode EventFilterSpecRecursionOption FtIssuesOnHostHostSelectionType LatencySensitivitySensitivityLevel ManagedEntityStatus ObjectUpdateKind PropertyChangeOp SharesLevel TaskFilterSpecRecursionOption TaskFilterSpecTimeOption TaskInfoState VirtualDeviceConfigSpecFileOperation VirtualDeviceConfigSpecOperation VirtualMachineConnectionState VirtualMachineFaultToleranceState VirtualMachinePowerState VirtualMachineRecordReplayState VirtualMachineRelocateTransformation VirtualMachineToolsStatus VirtualSCSISharing`;
+export const ENUMS = `ArrayUpdateOperation ComputeResourceHostSPBMLicenseInfoHostSPBMLicenseState CustomizationNetBIOSMode EventFilterSpecRecursionOption FtIssuesOnHostHostSelectionType LatencySensitivitySensitivityLevel ManagedEntityStatus ObjectUpdateKind PropertyChangeOp SharesLevel TaskInfoState VirtualDeviceConfigSpecFileOperation VirtualDeviceConfigSpecOperation VirtualMachineConnectionState VirtualMachineFaultToleranceState VirtualMachinePowerState VirtualMachineRecordReplayState VirtualMachineRelocateTransformation VirtualMachineToolsStatus VirtualSCSISharing`;

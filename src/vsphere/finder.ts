@@ -134,10 +134,9 @@ export class Inventory {
   }
 
   /** Drops every mirror (their collectors are destroyed); reads go to vCenter again. */
-  async closeMirrors(): Promise<void> {
-    const mirrors = this.#mirrors;
+  closeMirrors(): void {
+    this.#mirrors?.close();
     this.#mirrors = undefined;
-    await mirrors?.close();
   }
 
   /** Drops every cached answer (called on re-login; callers may call it after a NotFound). */
