@@ -32,7 +32,7 @@ export interface Config {
   p6Reps: number;
   /** P8: group sizes of the describe-mirror comparison (env BENCH_P8_SIZES=1000,5000,... overrides). */
   p8Sizes: number[];
-  /** P8: also run each size without the membership check, against the govmomi mirror (env BENCH_P8_NOCHECK=0: not). */
+  /** P8: also run each size without the membership check (env BENCH_P8_NOCHECK=0: not). */
   p8NoCheck: boolean;
   /**
    * P8: describes made by one long-lived mirrored worker on the 10,000-VM group (or the largest),

@@ -342,10 +342,11 @@ async function p8(
             num(cold, 'ms') / num(peerFull, 'ms'),
           ]);
         }
-        // The govmomi mirror, measured once per size (with the variant it compares with best).
-        const peerMirror = !membership;
+        // The govmomi mirror, alongside each variant up to 10,000 VMs (at 45,000 one drain after a
+        // change takes vcsim half a minute); its cold build once per size.
+        const peerMirror = n <= 10_000;
         const peerSide = { ms: [] as number[], changedMs: [] as number[] };
-        if (peerMirror) {
+        if (peerMirror && membership) {
           const peerCold = await peer.ask({ op: 'mirrorDescribe', group, datacenter: DC });
           check(peerCold, 'peer mirror (cold)');
           addSeries(result, `N=${n}: peer (govmomi) mirror, built and described (cold)`, 'ms', [
@@ -473,13 +474,15 @@ async function p8(
             changed.ms,
             peerSide.changedMs,
           );
-          addTarget(
-            result,
-            'one VM changed: time within 1.25× of the govmomi mirror (both without a membership check)',
-            n === 10_000 ? vsPeer <= 1.25 : undefined,
-            `${fmt(vsPeer)}×`,
-            n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`,
-          );
+          if (membership) {
+            addTarget(
+              result,
+              'one VM changed: time within 1.25× of the govmomi mirror',
+              n === 10_000 ? vsPeer <= 1.25 : undefined,
+              `${fmt(vsPeer)}×`,
+              n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`,
+            );
+          }
         }
         if (!membership) continue;
         const at10k = n === 10_000 ? undefined : `measured at N=${n}; the target is defined at N=10,000`;
@@ -502,7 +505,7 @@ async function p8(
       }
     }
     result.notes.push(
-      "A mirrored describe is one WaitForUpdatesEx (maxWaitSeconds 0) plus, at the same time, one read of the group folder's childEntity (vcsim reports nothing when a VM is moved out) and of the collector's filters; a changed annotation is read again (one RetrievePropertiesEx). vcsim collects the whole filter again for every queued update, so after a change the time is vcsim's, not the design's; the govmomi mirror peer (peer/main.go mirrorDescribe: the same filter, drain and re-read, without a membership check) is the fair bar, built and measured alongside the variant without the check (same rounds, same changes). The targets are judged on the mirror as it ships (membership check on).",
+      "A mirrored describe is one WaitForUpdatesEx (maxWaitSeconds 0) plus, at the same time, one read of the collector's filters and of vCenter's recent tasks (a folder move is a task: only after one is the group folder's childEntity read, because vcsim reports nothing when a VM is moved out); new tasks have their descriptionId read, and a changed annotation is read again (one RetrievePropertiesEx each). vcsim collects the whole filter again for every queued update, so after a change the time is vcsim's, not the design's; the govmomi mirror peer (peer/main.go mirrorDescribe: the same filter, drain and re-read, without a membership check) is the fair bar, measured in the same rounds as each variant (same changes) up to 10,000 VMs. The targets are judged on the mirror as it ships (membership check on).",
     );
   });
   return result;
