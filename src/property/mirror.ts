@@ -203,8 +203,9 @@ export class PropertyMirror {
   readonly #ownPaths = new Set<string>();
   /**
    * Folders the spec lists the direct children of. vcsim sends nothing at all when an object is
-   * moved out of such a folder (no `leave`, no change of `parent` or `childEntity`), so each
-   * drain reads their `childEntity` too, at the same time, and forgets objects no longer there.
+   * moved out of such a folder (no `leave`, no change of `parent` or `childEntity`), so a drain
+   * reads their `childEntity` after a folder move (or with every drain, without a task manager)
+   * and forgets the objects no longer there.
    */
   readonly #folders = new Map<string, ManagedObjectReference>();
   /**
