@@ -546,43 +546,46 @@ export class Inventory {
   ): Promise<T[] | undefined> {
     let self: ObjectProperties | undefined;
     let rows: T[];
+    const mapAll = (object: ObjectContent): T | undefined => {
+      if (object.obj.type === 'VirtualMachine') return map(object);
+      if (object.obj.equals(folder.ref)) self = toObjectProperties(object);
+      return undefined;
+    };
     try {
-      rows = await (this.#mirrors ?? this.collector).retrieveMapped(
-        [
-          {
-            propSet: [
-              { type: 'Folder', pathSet: ['name', 'parent'] },
-              { type: 'VirtualMachine', pathSet: [...paths] },
-            ],
-            objectSet: [
-              {
-                obj: folder.ref,
-                skip: false,
-                selectSet: [
-                  {
-                    _type: 'TraversalSpec',
-                    name: 'children',
-                    type: 'Folder',
-                    path: 'childEntity',
-                    skip: false,
-                  },
-                ],
-              },
-            ],
-          },
-        ],
-        (object) => {
-          if (object.obj.type === 'VirtualMachine') return map(object);
-          if (object.obj.equals(folder.ref)) self = toObjectProperties(object);
-          return undefined;
-        },
+      const specSet = [
         {
-          ...(signal ? { signal } : {}),
-          ...(memo !== undefined && this.#mirrors
-            ? { memo: { key: `vmsInFolder:${memo}`, types: ['VirtualMachine'] } }
-            : {}),
+          propSet: [
+            { type: 'Folder', pathSet: ['name', 'parent'] },
+            { type: 'VirtualMachine', pathSet: [...paths] },
+          ],
+          objectSet: [
+            {
+              obj: folder.ref,
+              skip: false,
+              selectSet: [
+                {
+                  _type: 'TraversalSpec',
+                  name: 'children',
+                  type: 'Folder',
+                  path: 'childEntity',
+                  skip: false,
+                },
+              ],
+            },
+          ],
         },
-      );
+      ];
+      rows = this.#mirrors
+        ? await this.#mirrors.retrieveMapped(specSet, mapAll, {
+            ...(signal ? { signal } : {}),
+            ...(memo !== undefined
+              ? { memo: { key: `vmsInFolder:${memo}`, types: ['VirtualMachine'] } }
+              : {}),
+            // Whenever the mirror cannot answer (first read, building, broken): the same objects,
+            // read in concurrent parts.
+            fullRead: (m) => this.#childrenInParts(folder.ref, paths, m, signal),
+          })
+        : await this.collector.retrieveMapped(specSet, mapAll, signal ? { signal } : {});
     } catch (error) {
       if (error instanceof VimFault && error.is('ManagedObjectNotFound')) return undefined;
       throw error;
@@ -597,6 +600,44 @@ export class Inventory {
       return undefined;
     }
     return rows;
+  }
+
+  /**
+   * What one RetrievePropertiesEx of `folder` (its `name` and `parent`) and of `paths` of the VMs
+   * directly in it gives, read as: the folder's `name`, `parent` and `childEntity`, then its VMs
+   * in concurrent parts ({@link PropertyCollector.propertiesMapped}). One round trip more, but the
+   * server collects the parts side by side and sends the first while it collects the next, where
+   * one read of a large folder makes the client wait for the whole of it to be collected and
+   * encoded before the first byte, then makes the server wait for the client's decoding.
+   */
+  async #childrenInParts<T>(
+    folder: ManagedObjectReference,
+    paths: readonly string[],
+    map: (object: ObjectContent) => T | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<T[]> {
+    const [self] = await this.collector.retrieveMapped(
+      [
+        {
+          propSet: [{ type: 'Folder', pathSet: ['name', 'parent', 'childEntity'] }],
+          objectSet: [{ obj: folder, skip: false }],
+        },
+      ],
+      (object) => object,
+      signal ? { signal } : {},
+    );
+    if (!self) return [];
+    const children = self.propSet?.find((p) => p.name === 'childEntity')?.val;
+    const vms = (Array.isArray(children) ? (children as unknown[]) : []).filter(
+      (child): child is ManagedObjectReference =>
+        child instanceof ManagedObjectReference && child.type === 'VirtualMachine',
+    );
+    const out: T[] = [];
+    const head = map({ ...self, propSet: (self.propSet ?? []).filter((p) => p.name !== 'childEntity') });
+    if (head !== undefined) out.push(head);
+    const rows = await this.collector.propertiesMapped(vms, paths, map, signal ? { signal } : {});
+    for (const row of rows) out.push(row);
+    return out;
   }
 
   /** SearchIndex.FindChild: a direct child of a folder by exact name (no recursion). */
