@@ -546,8 +546,12 @@ async function p8Cold(
       processBuilt: [] as number[],
       provider: [] as number[],
       providerBuilt: [] as number[],
+      baseline: [] as number[],
     };
-    const sides = ['peer', 'full', 'process', 'provider'] as const;
+    // BENCH_P8_COLD_BASELINE=<dir>: fresh processes on another copy of src/ too, in the same
+    // rounds (a before/after comparison on one vcsim, under the same load).
+    const baseline = process.env.BENCH_P8_COLD_BASELINE;
+    const sides = ['peer', 'full', 'process', 'provider', ...(baseline ? ['baseline' as const] : [])];
     for (let round = 0; round < ctx.config.p8Cold; round++) {
       for (let k = 0; k < sides.length; k++) {
         const side = sides[(round + k) % sides.length]!;
@@ -557,15 +561,20 @@ async function p8Cold(
         } else if (side === 'full') {
           const a = check(await ours.ask({ op: 'describe', group }), 'full read');
           series.full.push(num(a, 'ms'));
-        } else if (side === 'process') {
-          const fresh = await startOurs(ctx, sim, 'cold-process', mirrorEnv);
+        } else if (side === 'process' || side === 'baseline') {
+          const env = side === 'baseline' ? { ...mirrorEnv, BENCH_LIBRARY: baseline } : mirrorEnv;
+          const fresh = await startOurs(ctx, sim, `cold-${side}`, env);
           try {
             const a = check(await fresh.ask({ op: 'describe', group }, 1_800_000), 'cold process');
             const built = await fresh.ask({ op: 'mirrorReady' }, 1_800_000);
             if (!(built.states as string[]).every((s) => s === 'ready'))
               throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
-            series.process.push(num(a, 'ms'));
-            series.processBuilt.push(num(built, 'ms'));
+            if (side === 'baseline') {
+              series.baseline.push(num(a, 'ms'));
+            } else {
+              series.process.push(num(a, 'ms'));
+              series.processBuilt.push(num(built, 'ms'));
+            }
           } finally {
             await fresh.stop();
           }
@@ -602,6 +611,21 @@ async function p8Cold(
     );
     addRatio(result, `${tag}: cold (fresh provider) / peer full read`, series.provider, series.peer);
     addRatio(result, `${tag}: library full read / peer full read`, series.full, series.peer);
+    if (baseline) {
+      addSeries(
+        result,
+        `${tag}: cold describe, fresh process, baseline (${baseline})`,
+        'ms',
+        series.baseline,
+      );
+      addRatio(
+        result,
+        `${tag}: cold (fresh process), baseline / peer full read`,
+        series.baseline,
+        series.peer,
+      );
+      addRatio(result, `${tag}: cold (fresh process) / baseline`, series.process, series.baseline);
+    }
     addTarget(
       result,
       `cold describe ≤ 0.6× the govmomi full read, N=${n} (fresh process, ${ctx.config.p8Cold} rounds)`,
