@@ -118,8 +118,10 @@ export class Inventory {
   /**
    * From now on, {@link Inventory.vmsInFolder} answers from a mirror of each folder it reads,
    * kept current from WaitForUpdatesEx and drained before each answer (see docs/provider.md);
-   * for a long-lived user that reads the same folders again and again. Returns the mirrors (for
-   * their stats); a second call returns the same ones.
+   * for a long-lived user that reads the same folders again and again. A read a mirror cannot
+   * answer (the first, while it is built, after it broke) reads the folder's children, then its
+   * VMs in concurrent parts. Returns the mirrors (for their stats); a second call returns the
+   * same ones.
    */
   useMirrors(
     options: Pick<MirrorOptions, 'idleMs' | 'maxObjects' | 'checkMembership'> = {},
@@ -529,7 +531,8 @@ export class Inventory {
 
   /**
    * The VMs directly in `folder`, each given to `map` as it is decoded, in one query that also
-   * reads the folder's own name and parent. Undefined when the folder is gone, renamed or moved
+   * reads the folder's own name and parent (with mirrors on, a read the mirror cannot answer is
+   * made in parts instead: see {@link Inventory.useMirrors}). Undefined when the folder is gone, renamed or moved
    * (a reference kept from earlier is no longer right), so that the caller looks it up again.
    *
    * `memo`, when given, says that `map` gives the same answer for an unchanged VM as any earlier
@@ -605,10 +608,11 @@ export class Inventory {
   /**
    * What one RetrievePropertiesEx of `folder` (its `name` and `parent`) and of `paths` of the VMs
    * directly in it gives, read as: the folder's `name`, `parent` and `childEntity`, then its VMs
-   * in concurrent parts ({@link PropertyCollector.propertiesMapped}). One round trip more, but the
-   * server collects the parts side by side and sends the first while it collects the next, where
-   * one read of a large folder makes the client wait for the whole of it to be collected and
-   * encoded before the first byte, then makes the server wait for the client's decoding.
+   * in concurrent parts ({@link PropertyCollector.propertiesMapped}). 1 + ⌈VMs / 2,000⌉ requests
+   * instead of one, but the server collects the parts side by side and sends the first while it
+   * collects the next, where one read of a large folder makes the client wait for the whole of it
+   * to be collected and encoded before the first byte, then makes the server wait for the
+   * client's decoding (measured on vcsim: a few percent faster at 45,000 VMs, no faster at 10,000).
    */
   async #childrenInParts<T>(
     folder: ManagedObjectReference,
