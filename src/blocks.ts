@@ -8,7 +8,12 @@
 export { VSphereClient, type VSphereClientOptions } from './client.ts';
 // Errors the building blocks throw (the same classes as the root's).
 export { VSphereError, type VSphereErrorCode } from './errors.ts';
-export { type ObjectProperties, PropertyCollector, type RetrieveOptions } from './property/collector.ts';
+export {
+  type ObjectProperties,
+  type PartedReadOptions,
+  PropertyCollector,
+  type RetrieveOptions,
+} from './property/collector.ts';
 export {
   InventoryMirrors,
   type MapMemo,

@@ -14,6 +14,17 @@ export interface RetrieveOptions {
   signal?: AbortSignal;
 }
 
+/** How {@link PropertyCollector.propertiesMapped} splits its read. */
+export interface PartedReadOptions extends RetrieveOptions {
+  /** Objects per read (default 2,000). */
+  partSize?: number;
+  /** Reads in flight at once (default 3). */
+  concurrency?: number;
+}
+
+const DEFAULT_PART_SIZE = 2_000;
+const DEFAULT_PART_CONCURRENCY = 3;
+
 /** One object's properties as a path → value map, with the paths vCenter could not read. */
 export interface ObjectProperties {
   obj: ManagedObjectReference;
@@ -88,6 +99,62 @@ export class PropertyCollector {
         invokeOptions,
       );
     }
+  }
+
+  /**
+   * `paths` of many known objects of one type, each object given to `map` as it is decoded, read
+   * in parts of {@link PartedReadOptions.partSize} objects with
+   * {@link PartedReadOptions.concurrency} reads in flight: the server collects the next parts
+   * while the answers of the first are decoded, instead of collecting everything, then sending
+   * it, then waiting for it to be decoded. Results come in the order of `objects`. An object
+   * deleted since it was listed does not fail the read: vCenter reports it with a
+   * ManagedObjectNotFound in its missingSet (given to `map` like any object), vcsim leaves it out.
+   */
+  async propertiesMapped<T>(
+    objects: readonly ManagedObjectReference[],
+    paths: readonly string[],
+    map: (object: ObjectContent) => T | undefined,
+    options: PartedReadOptions = {},
+  ): Promise<T[]> {
+    if (objects.length === 0) return [];
+    const size = Math.max(1, options.partSize ?? DEFAULT_PART_SIZE);
+    const parts: ManagedObjectReference[][] = [];
+    for (let at = 0; at < objects.length; at += size) parts.push(objects.slice(at, at + size));
+    const read: RetrieveOptions = {
+      ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    const results: T[][] = new Array(parts.length);
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < parts.length) {
+        const index = next++;
+        const list = parts[index]!;
+        try {
+          results[index] = await this.retrieveMapped(
+            [
+              {
+                propSet: [{ type: list[0]!.type, pathSet: [...paths] }],
+                objectSet: list.map((obj) => ({ obj, skip: false })),
+                reportMissingObjectsInResults: true,
+              },
+            ],
+            map,
+            read,
+          );
+        } catch (error) {
+          // The reads in flight end on their own; no new one starts.
+          failed = true;
+          throw error;
+        }
+      }
+    };
+    const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_PART_CONCURRENCY, parts.length));
+    await Promise.all(Array.from({ length: workers }, worker));
+    const out: T[] = [];
+    for (const part of results) for (const item of part) out.push(item);
+    return out;
   }
 
   /** All objects of a RetrievePropertiesEx, every page followed. */

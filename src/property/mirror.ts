@@ -81,6 +81,11 @@ export interface MapMemo {
 /** {@link RetrieveOptions} of a read that may be answered from a mirror. */
 export interface MirrorReadOptions extends RetrieveOptions {
   memo?: MapMemo;
+  /**
+   * Reads the spec's objects in full, in place of one RetrievePropertiesEx of the spec (e.g. in
+   * concurrent parts), whenever the mirror cannot answer: it must give what that read would.
+   */
+  fullRead?: <T>(map: (object: ObjectContent) => T | undefined) => Promise<T[]>;
 }
 
 export interface MirrorOptions {
@@ -837,8 +842,10 @@ export class InventoryMirrors {
     map: (object: ObjectContent) => T | undefined,
     readOptions: MirrorReadOptions = {},
   ): Promise<T[]> {
-    const { memo, ...options } = readOptions;
-    if (this.#closed) return this.#collector.retrieveMapped(specSet, map, options);
+    const { memo, fullRead, ...options } = readOptions;
+    const full = (): Promise<T[]> =>
+      fullRead ? fullRead(map) : this.#collector.retrieveMapped(specSet, map, options);
+    if (this.#closed) return full();
     const id = specKey(specSet);
     let entry = this.#mirrors.get(id);
     if (entry && (entry.mirror.state === 'broken' || entry.mirror.state === 'closed')) {
@@ -860,9 +867,9 @@ export class InventoryMirrors {
         this.stats.fallbacks += 1;
         this.#forget(id, entry);
       }
-      return this.#collector.retrieveMapped(specSet, map, options);
+      return full();
     }
-    const rows = await this.#collector.retrieveMapped(specSet, map, options);
+    const rows = await full();
     this.#start(id, specSet);
     return rows;
   }

@@ -5,7 +5,7 @@
 import { logger } from '../log.ts';
 import { InfraKitTags } from '../spi/instance.ts';
 import type { GroupFolder } from '../vsphere/folders.ts';
-import { runningClonesInto } from '../vsphere/recovery.ts';
+import { type RunningClone, runningClonesInto } from '../vsphere/recovery.ts';
 import { destroyNow } from './destroy.ts';
 import type { PendingProvision } from './pending.ts';
 import { type ProviderState, reportBackground } from './state.ts';
@@ -49,17 +49,35 @@ export function track(
 }
 
 /**
+ * The search {@link recoverRunningClones} needs, started ahead (e.g. alongside the read of the
+ * folder's VMs, which it does not depend on); undefined once the folder was searched. A search
+ * started and then not used fails silently.
+ */
+export function searchRunningClones(
+  state: ProviderState,
+  folder: GroupFolder,
+): Promise<RunningClone[]> | undefined {
+  if (state.recoveredFolders.has(folder.ref.value)) return undefined;
+  const search = runningClonesInto(state.client, folder.ref);
+  search.catch(() => undefined);
+  return search;
+}
+
+/**
  * Once per group folder and provider: clones into it that an earlier process started and
- * vCenter still runs become pending entries, followed until their task ends.
+ * vCenter still runs become pending entries, followed until their task ends. `search` is the
+ * search started by {@link searchRunningClones}, if it was; a clone that ended between it and
+ * the read of `names` has its VM among `names`, so the order of the two does not matter.
  */
 export async function recoverRunningClones(
   state: ProviderState,
   folder: GroupFolder,
   group: string,
   names: ReadonlySet<unknown>,
+  search?: Promise<RunningClone[]>,
 ): Promise<void> {
   if (state.recoveredFolders.has(folder.ref.value)) return;
-  const clones = await runningClonesInto(state.client, folder.ref);
+  const clones = await (search ?? runningClonesInto(state.client, folder.ref));
   // Marked only once searched: a failed search (its describe fails with it) is tried again.
   state.recoveredFolders.add(folder.ref.value);
   for (const clone of clones) {

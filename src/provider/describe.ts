@@ -10,7 +10,7 @@ import type { DatacenterInfo } from '../vsphere/finder.ts';
 import type { GroupFolder } from '../vsphere/folders.ts';
 import { describeGuestNics, type GuestNic } from '../vsphere/guest.ts';
 import { belongsToGroup } from './annotation.ts';
-import { recoverRunningClones } from './background.ts';
+import { recoverRunningClones, searchRunningClones } from './background.ts';
 import { parseTags } from './spec.ts';
 import { type ProviderState, signalOption, untilAborted } from './state.ts';
 
@@ -145,10 +145,13 @@ async function groupVms(
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const folder = await findGroupFolder(state, dc, group, base);
       if (!folder) break;
+      // The first describe of a folder also searches vCenter's recent tasks: at the same time
+      // as the read, not after it.
+      const search = folder.shared ? undefined : searchRunningClones(state, folder);
       const rows = await state.inventory.vmsInFolder(folder, paths, toRow, signal, memo);
       if (rows) {
         if (!folder.shared)
-          await recoverRunningClones(state, folder, group, new Set(rows.map((r) => r.name)));
+          await recoverRunningClones(state, folder, group, new Set(rows.map((r) => r.name)), search);
         for (const row of rows) out.push(row);
         break;
       }

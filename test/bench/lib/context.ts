@@ -39,21 +39,36 @@ export interface Config {
    * its RSS sampled after the 50th and the last (env BENCH_P8_PLATEAU; 0: not measured).
    */
   p8Plateau: number;
+  /**
+   * P8: rounds of cold describes per size (env BENCH_P8_COLD; 0: only the one cold describe of
+   * each variant): each round a govmomi full read, a full read of the warm library worker, the
+   * first describe of a fresh mirrored worker process and that of a fresh mirrored provider in a
+   * warm process, in a rotating order.
+   */
+  p8Cold: number;
+  /** P8: only the cold rounds, not the variants (env BENCH_P8_COLD_ONLY=1). */
+  p8ColdOnly: boolean;
   /** Skip `npm run build` even when dist/ is older than src/. */
   noBuild: boolean;
 }
 
 /** P8's sizes, variants and plateau, from the environment when set there. */
-function p8Env(sizes: number[], plateau: number): Pick<Config, 'p8Sizes' | 'p8NoCheck' | 'p8Plateau'> {
+function p8Env(
+  sizes: number[],
+  plateau: number,
+): Pick<Config, 'p8Sizes' | 'p8NoCheck' | 'p8Plateau' | 'p8Cold' | 'p8ColdOnly'> {
   const given = (process.env.BENCH_P8_SIZES ?? '')
     .split(',')
     .map((s) => Number(s.trim()))
     .filter((n) => Number.isInteger(n) && n > 0);
   const describes = Number(process.env.BENCH_P8_PLATEAU ?? plateau);
+  const cold = Number(process.env.BENCH_P8_COLD ?? 0);
   return {
     p8Sizes: given.length > 0 ? given : sizes,
     p8NoCheck: process.env.BENCH_P8_NOCHECK !== '0',
     p8Plateau: Number.isInteger(describes) && describes > 50 ? describes : 0,
+    p8Cold: Number.isInteger(cold) && cold > 0 ? cold : 0,
+    p8ColdOnly: process.env.BENCH_P8_COLD_ONLY === '1' && Number.isInteger(cold) && cold > 0,
   };
 }
 

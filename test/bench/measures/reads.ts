@@ -301,6 +301,9 @@ async function p8(
 ): Promise<MeasureResult> {
   const result = newResult('P8', 'describe from the inventory mirror vs a full read');
   await timed(result, async () => {
+    if (ctx.config.p8Cold > 0)
+      for (const n of ctx.config.p8Sizes) await p8Cold(ctx, sim, ours, peer, result, n);
+    if (ctx.config.p8ColdOnly) return;
     const variants = ctx.config.p8Sizes.flatMap((size) => [
       { n: size, membership: true },
       ...(ctx.config.p8NoCheck ? [{ n: size, membership: false }] : []),
@@ -509,4 +512,133 @@ async function p8(
     );
   });
   return result;
+}
+
+/**
+ * P8, repeated cold describes of an `n`-VM group: per round, in a rotating order, the govmomi
+ * full read (the peer of the target), the warm library worker's full read (mirror off), the first
+ * describe of a fresh mirrored worker process (JIT cold: what a provider that just started pays)
+ * and the first describe of a fresh mirrored provider in a warm process. After each cold describe
+ * its mirror is waited for, so that no background build runs into the next measured read.
+ */
+async function p8Cold(
+  ctx: BenchContext,
+  sim: Vcsim,
+  ours: LineProcess,
+  peer: LineProcess,
+  result: MeasureResult,
+  n: number,
+): Promise<void> {
+  const group = groupName(n);
+  const tag = `N=${n}, cold rounds`;
+  const check = (answer: Answer, who: string) => {
+    if (num(answer, 'count') !== n) throw new Error(`${who} described ${String(answer.count)} of ${n}`);
+    return answer;
+  };
+  const mirrorEnv = { ...process.env, INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1' };
+  // The provider-in-a-warm-process side runs in a worker of its own, warmed by one untimed round.
+  const warmProcess = await startOurs(ctx, sim, 'cold-provider', mirrorEnv);
+  try {
+    await ours.ask({ op: 'describe', group });
+    await peer.ask({ op: 'describe', group, datacenter: DC });
+    check(await warmProcess.ask({ op: 'coldDescribe', group }, 1_800_000), 'cold provider (warm-up)');
+    const series = {
+      peer: [] as number[],
+      full: [] as number[],
+      process: [] as number[],
+      processBuilt: [] as number[],
+      provider: [] as number[],
+      providerBuilt: [] as number[],
+      baseline: [] as number[],
+    };
+    // BENCH_P8_COLD_BASELINE=<dir>: fresh processes on another copy of src/ too, in the same
+    // rounds (a before/after comparison on one vcsim, under the same load).
+    const baseline = process.env.BENCH_P8_COLD_BASELINE;
+    const sides = ['peer', 'full', 'process', 'provider', ...(baseline ? ['baseline' as const] : [])];
+    for (let round = 0; round < ctx.config.p8Cold; round++) {
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(round + k) % sides.length]!;
+        if (side === 'peer') {
+          const a = check(await peer.ask({ op: 'describe', group, datacenter: DC }), 'peer full read');
+          series.peer.push(num(a, 'ms'));
+        } else if (side === 'full') {
+          const a = check(await ours.ask({ op: 'describe', group }), 'full read');
+          series.full.push(num(a, 'ms'));
+        } else if (side === 'process' || side === 'baseline') {
+          const env = side === 'baseline' ? { ...mirrorEnv, BENCH_LIBRARY: baseline } : mirrorEnv;
+          const fresh = await startOurs(ctx, sim, `cold-${side}`, env);
+          try {
+            const a = check(await fresh.ask({ op: 'describe', group }, 1_800_000), 'cold process');
+            const built = await fresh.ask({ op: 'mirrorReady' }, 1_800_000);
+            if (!(built.states as string[]).every((s) => s === 'ready'))
+              throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
+            if (side === 'baseline') {
+              series.baseline.push(num(a, 'ms'));
+            } else {
+              series.process.push(num(a, 'ms'));
+              series.processBuilt.push(num(built, 'ms'));
+            }
+          } finally {
+            await fresh.stop();
+          }
+        } else {
+          const a = check(await warmProcess.ask({ op: 'coldDescribe', group }, 1_800_000), 'cold provider');
+          if (!(a.states as string[]).every((s) => s === 'ready'))
+            throw new Error(`mirror not ready: ${JSON.stringify(a.states)}`);
+          series.provider.push(num(a, 'ms'));
+          series.providerBuilt.push(num(a, 'builtMs'));
+        }
+      }
+    }
+    addSeries(result, `${tag}: peer (govmomi) full read`, 'ms', series.peer);
+    addSeries(result, `${tag}: library full read (mirror off, warm)`, 'ms', series.full);
+    addSeries(result, `${tag}: cold describe, fresh process`, 'ms', series.process);
+    addSeries(result, `${tag}: cold describe, fresh provider in a warm process`, 'ms', series.provider);
+    addSeries(
+      result,
+      `${tag}: mirror built after the cold describe (fresh process)`,
+      'ms',
+      series.processBuilt,
+    );
+    addSeries(
+      result,
+      `${tag}: mirror built after the cold describe (fresh provider)`,
+      'ms',
+      series.providerBuilt,
+    );
+    const vsPeer = addRatio(
+      result,
+      `${tag}: cold (fresh process) / peer full read`,
+      series.process,
+      series.peer,
+    );
+    addRatio(result, `${tag}: cold (fresh provider) / peer full read`, series.provider, series.peer);
+    addRatio(result, `${tag}: library full read / peer full read`, series.full, series.peer);
+    if (baseline) {
+      addSeries(
+        result,
+        `${tag}: cold describe, fresh process, baseline (${baseline})`,
+        'ms',
+        series.baseline,
+      );
+      addRatio(
+        result,
+        `${tag}: cold (fresh process), baseline / peer full read`,
+        series.baseline,
+        series.peer,
+      );
+      addRatio(result, `${tag}: cold (fresh process) / baseline`, series.process, series.baseline);
+    }
+    addTarget(
+      result,
+      `cold describe ≤ 0.6× the govmomi full read, N=${n} (fresh process, ${ctx.config.p8Cold} rounds)`,
+      n === 10_000 || n === 45_000 ? vsPeer <= 0.6 : undefined,
+      `${fmt(vsPeer)}×`,
+      n === 10_000 || n === 45_000
+        ? undefined
+        : `measured at N=${n}; the target is defined at 10,000 and 45,000`,
+    );
+  } finally {
+    await warmProcess.stop();
+  }
 }
