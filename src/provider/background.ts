@@ -50,18 +50,22 @@ export function track(
 
 /**
  * Once per group folder and provider: clones into it that an earlier process started and
- * vCenter still runs become pending entries, followed until their task ends.
+ * vCenter still runs become pending entries, followed until their task ends. `listed` gives the
+ * names the describe listed (those are not pending).
  */
 export async function recoverRunningClones(
   state: ProviderState,
   folder: GroupFolder,
   group: string,
-  names: ReadonlySet<unknown>,
+  listed: () => ReadonlySet<unknown>,
 ): Promise<void> {
   if (state.recoveredFolders.has(folder.ref.value)) return;
   const clones = await runningClonesInto(state.client, folder.ref);
   // Marked only once searched: a failed search (its describe fails with it) is tried again.
   state.recoveredFolders.add(folder.ref.value);
+  if (clones.length === 0) return;
+  // Made only when needed: a set of every listed name is big for a big group.
+  const names = listed();
   for (const clone of clones) {
     if (state.pending.get(clone.name) || names.has(clone.name)) continue;
     log(

@@ -115,10 +115,11 @@ export async function describeNow(
   );
   const out: InstanceDescription[] = [];
   const listed = new Set<string>();
+  const wanted = Object.entries(tags);
   for (const rows of perDc) {
     for (const { description } of rows) {
       if (!description) continue;
-      if (!Object.entries(tags).every(([k, v]) => description.Tags[k] === v)) continue;
+      if (!wanted.every(([k, v]) => description.Tags[k] === v)) continue;
       if (listed.has(description.ID)) continue;
       listed.add(description.ID);
       // A copy: the row may be the mirror's, shared with every later describe, and the caller
@@ -148,7 +149,7 @@ async function groupVms(
       const rows = await state.inventory.vmsInFolder(folder, paths, toRow, signal, memo);
       if (rows) {
         if (!folder.shared)
-          await recoverRunningClones(state, folder, group, new Set(rows.map((r) => r.name)));
+          await recoverRunningClones(state, folder, group, () => new Set(rows.map((r) => r.name)));
         for (const row of rows) out.push(row);
         break;
       }
