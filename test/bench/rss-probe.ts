@@ -7,6 +7,7 @@
  * describes with one VM re-labelled by another process. With a snapshot directory, writes a heap
  * snapshot of the worker at the end.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Vcsim } from '../vcsim/vcsim.ts';
 import { groupName } from './lib/context.ts';
@@ -28,6 +29,33 @@ function show(phase: string, a: Answer): void {
       `heap used ${mb(a.heapUsed).padStart(6)} / total ${mb(a.heapTotal).padStart(6)}  ` +
       `external ${mb(a.external).padStart(6)} (array buffers ${mb(a.arrayBuffers)})\n`,
   );
+}
+
+/**
+ * The worker's resident memory by kind of mapping (Linux): the brk heap and the large anonymous
+ * regions are malloc's (glibc arenas), the small anonymous ones mostly V8's pages, files are code.
+ */
+function mappings(pid: number): string {
+  const sums = new Map<string, number>();
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const size = (Number.parseInt(head[2]!, 16) - Number.parseInt(head[1]!, 16)) / 1024 / 1024;
+      const path = head[3] ?? '';
+      kind = path.startsWith('/')
+        ? `file ${path.split('/').pop()}`
+        : path || (size >= 32 ? 'anon >= 32 MB (malloc arenas, reservations)' : 'anon < 32 MB');
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums.set(kind, (sums.get(kind) ?? 0) + Number(rss[1]) / 1024);
+  }
+  return [...sums]
+    .filter(([, mb]) => mb >= 1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, mb]) => `  ${mb.toFixed(1).padStart(7)} MB  ${k}`)
+    .join('\n');
 }
 
 const sim = await Vcsim.start({});
@@ -81,6 +109,7 @@ try {
     );
   }
   show('after the rounds (gc)', await ask({ op: 'heap' }));
+  if (measured.pid) process.stdout.write(`${mappings(measured.pid)}\n`);
   if (snapshotDir) {
     const snap = await ask({
       op: 'snapshot',
