@@ -263,7 +263,9 @@ export class PropertyMirror {
       this.#memoKey = memo.key;
     }
     const out: T[] = [];
-    for (const [id, object] of this.#objects) {
+    // Keys, not entries: a [key, value] pair per object per read was most of a read's garbage.
+    for (const id of this.#objects.keys()) {
+      const object = this.#objects.get(id)!;
       let mapped: T | undefined;
       if (memo?.types.includes(object.obj.type)) {
         if (this.#memo.has(id)) {
