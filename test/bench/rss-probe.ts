@@ -27,7 +27,7 @@ function show(phase: string, a: Answer): void {
   process.stdout.write(
     `${phase.padEnd(28)} rss ${mb(a.rss).padStart(6)}  peak ${mb(Number(a.maxRssKB) * 1024).padStart(6)}  ` +
       `heap used ${mb(a.heapUsed).padStart(6)} / total ${mb(a.heapTotal).padStart(6)}  ` +
-      `external ${mb(a.external).padStart(6)} (array buffers ${mb(a.arrayBuffers)})\n`,
+      `(new space ${mb(a.newSpace).padStart(5)})  external ${mb(a.external).padStart(6)} (array buffers ${mb(a.arrayBuffers)})\n`,
   );
 }
 
