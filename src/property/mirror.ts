@@ -327,7 +327,9 @@ export class PropertyMirror {
       this.#memoKey = memo.key;
     }
     const out: T[] = [];
-    for (const [id, object] of this.#objects) {
+    // Keys, not entries: a [key, value] pair per object per read was most of a read's garbage.
+    for (const id of this.#objects.keys()) {
+      const object = this.#objects.get(id)!;
       let mapped: T | undefined;
       if (memo?.types.includes(object.obj.type)) {
         if (this.#memo.has(id)) {
@@ -626,19 +628,17 @@ export class PropertyMirror {
    * never sent their `leave`, does not send their `enter` either).
    */
   async #reconcile(members: Map<string, ManagedObjectReference>): Promise<void> {
-    for (const [id, object] of this.#objects) {
-      if (this.#folders.has(id) || object.obj.type === 'Folder') continue;
+    // Keys and forEach, not entries: no [key, value] pair per object.
+    for (const id of this.#objects.keys()) {
+      if (this.#folders.has(id) || this.#objects.get(id)!.obj.type === 'Folder') continue;
       if (!members.has(id)) this.#forgetObject(id);
     }
     const read = new Set(this.#specSet.flatMap((s) => s.propSet.map((p) => p.type)));
-    const unknown = [...members].filter(
-      ([id, obj]) => !this.#objects.has(id) && read.has(obj.type) && obj.type !== 'Folder',
-    );
-    if (unknown.length > 0)
-      await this.#reread(
-        unknown.map(([, obj]) => obj),
-        true,
-      );
+    const unknown: ManagedObjectReference[] = [];
+    members.forEach((obj, id) => {
+      if (!this.#objects.has(id) && read.has(obj.type) && obj.type !== 'Folder') unknown.push(obj);
+    });
+    if (unknown.length > 0) await this.#reread(unknown, true);
   }
 
   #apply(update: ObjectUpdate, reread: Map<string, ManagedObjectReference>): void {

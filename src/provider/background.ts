@@ -65,21 +65,25 @@ export function searchRunningClones(
 
 /**
  * Once per group folder and provider: clones into it that an earlier process started and
- * vCenter still runs become pending entries, followed until their task ends. `search` is the
- * search started by {@link searchRunningClones}, if it was; a clone that ended between it and
- * the read of `names` has its VM among `names`, so the order of the two does not matter.
+ * vCenter still runs become pending entries, followed until their task ends. `listed` gives the
+ * names the describe listed (those are not pending). `search` is the search started by
+ * {@link searchRunningClones}, if it was; a clone that ended between it and the read of the
+ * listed names has its VM among them, so the order of the two does not matter.
  */
 export async function recoverRunningClones(
   state: ProviderState,
   folder: GroupFolder,
   group: string,
-  names: ReadonlySet<unknown>,
+  listed: () => ReadonlySet<unknown>,
   search?: Promise<RunningClone[]>,
 ): Promise<void> {
   if (state.recoveredFolders.has(folder.ref.value)) return;
   const clones = await (search ?? runningClonesInto(state.client, folder.ref));
   // Marked only once searched: a failed search (its describe fails with it) is tried again.
   state.recoveredFolders.add(folder.ref.value);
+  if (clones.length === 0) return;
+  // Made only when needed: a set of every listed name is big for a big group.
+  const names = listed();
   for (const clone of clones) {
     if (state.pending.get(clone.name) || names.has(clone.name)) continue;
     log(

@@ -115,10 +115,18 @@ export async function describeNow(
   );
   const out: InstanceDescription[] = [];
   const listed = new Set<string>();
+  const wanted = Object.entries(tags);
+  // Loops without a closure or a destructured pair per VM: a describe of a big group would make
+  // one of each for every VM, every time.
+  const matches = (found: Record<string, string>): boolean => {
+    for (let i = 0; i < wanted.length; i++) if (found[wanted[i]![0]] !== wanted[i]![1]) return false;
+    return true;
+  };
   for (const rows of perDc) {
-    for (const { description } of rows) {
+    for (let i = 0; i < rows.length; i++) {
+      const description = rows[i]!.description;
       if (!description) continue;
-      if (!Object.entries(tags).every(([k, v]) => description.Tags[k] === v)) continue;
+      if (!matches(description.Tags)) continue;
       if (listed.has(description.ID)) continue;
       listed.add(description.ID);
       // A copy: the row may be the mirror's, shared with every later describe, and the caller
@@ -151,7 +159,7 @@ async function groupVms(
       const rows = await state.inventory.vmsInFolder(folder, paths, toRow, signal, memo);
       if (rows) {
         if (!folder.shared)
-          await recoverRunningClones(state, folder, group, new Set(rows.map((r) => r.name)), search);
+          await recoverRunningClones(state, folder, group, () => new Set(rows.map((r) => r.name)), search);
         for (const row of rows) out.push(row);
         break;
       }

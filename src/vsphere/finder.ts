@@ -712,8 +712,13 @@ export class Inventory {
     name: string,
     paths: string[] = [],
   ): Promise<ObjectProperties[]> {
-    const all = await this.collector.find(container, 'VirtualMachine', ['name', ...paths]);
-    return all.filter((o) => o.props.get('name') === name);
+    // Only the matches are kept, each as it is decoded: every VM's notes of a large vCenter,
+    // all held until the filter, made a label of one VM cost as much memory as a describe of all.
+    return this.collector.findMapped(container, 'VirtualMachine', ['name', ...paths], (object) =>
+      object.propSet?.some((p) => p.name === 'name' && p.val === name)
+        ? toObjectProperties(object)
+        : undefined,
+    );
   }
 
   /**

@@ -113,3 +113,20 @@ describe('TemplateCloner with a VmSpec', () => {
     assert.ok(!names.includes('spec-vm-2') && !names.includes('spec-vm-3'), 'nothing was made');
   });
 });
+
+describe('Inventory.vmsNamed', () => {
+  it('gives only the VMs of that name, with the paths asked for', async () => {
+    const dc = await inventory.datacenter('DC0');
+    const all = (await sim.listVms()).map((vm) => vm.name);
+    assert.ok(all.length > 2 && all.includes('DC0_H0_VM1'), `vcsim's VMs: ${all.join(', ')}`);
+    const found = await inventory.vmsNamed(dc.vmFolder, 'DC0_H0_VM1', [
+      'config.annotation',
+      'runtime.powerState',
+    ]);
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.obj.type, 'VirtualMachine');
+    assert.equal(found[0]!.props.get('name'), 'DC0_H0_VM1');
+    assert.equal(typeof found[0]!.props.get('runtime.powerState'), 'string');
+    assert.deepEqual(await inventory.vmsNamed(dc.vmFolder, 'no-such-vm'), []);
+  });
+});
