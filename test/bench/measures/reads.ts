@@ -470,8 +470,8 @@ async function p8(
         addRatio(result, `${tag}: mirror one changed / full read (time)`, changed.ms, full.ms);
         const bytesRatio = changedBytes.median / (median(full.bytes) / 1024);
         if (peerMirror) {
-          addSeries(result, `N=${n}: peer (govmomi) mirror, nothing changed`, 'ms', peerSide.ms);
-          addSeries(result, `N=${n}: peer (govmomi) mirror, one VM changed`, 'ms', peerSide.changedMs);
+          addSeries(result, `${tag}: peer (govmomi) mirror, nothing changed`, 'ms', peerSide.ms);
+          addSeries(result, `${tag}: peer (govmomi) mirror, one VM changed`, 'ms', peerSide.changedMs);
           addRatio(result, `${tag}: mirror nothing changed / peer mirror`, idle.ms, peerSide.ms);
           const vsPeer = addRatio(
             result,
