@@ -148,6 +148,8 @@ const DEFAULT_IDLE_MS = 10 * 60_000;
  * does so without destroying or unregistering the object).
  */
 const MOVE_TASK = /^Folder\.moveInto/;
+/** How many tasks vCenter (the last 200 finished) and vcsim (the last 200) list in `recentTask`. */
+const RECENT_TASKS_KEPT = 200;
 /** Finished folder moves remembered so that they do not count twice (see `#movesDone`). */
 const MOVES_DONE_KEPT = 1_024;
 const DEFAULT_MAX_OBJECTS = 60_000;
@@ -491,12 +493,19 @@ export class PropertyMirror {
   /**
    * Notes the folder moves among the tasks new since the last drain (their `info` read in one
    * call). When none of the tasks of the last drain is left in the list, tasks may have left it
-   * unseen (vCenter keeps the last 200 finished, for 10 minutes): the members are read to be sure.
+   * unseen (vcsim lists the last 200; vCenter the last 200 finished, for 10 minutes, and not
+   * strictly oldest first — there `leave` covers a move): the members are read to be sure.
    */
   async #seeTasks(recent: ManagedObjectReference[]): Promise<void> {
     const before = this.#recent;
     this.#recent = new Set(recent.map(key));
-    if (before && before.size > 0 && !recent.some((t) => before.has(key(t)))) this.#membersUnsure = true;
+    // An empty list before says nothing of what a full one now may have pushed out.
+    if (
+      before &&
+      (before.size > 0 ? !recent.some((t) => before.has(key(t))) : recent.length >= RECENT_TASKS_KEPT)
+    ) {
+      this.#membersUnsure = true;
+    }
     let fresh = recent.filter(
       (t) => !before?.has(key(t)) && !this.#moves.has(key(t)) && !this.#movesDone.has(key(t)),
     );
@@ -510,12 +519,14 @@ export class PropertyMirror {
           },
         ]);
       } catch (error) {
-        // Forgotten since the list was read: a task that ended long ago, whatever it did.
+        // Forgotten since the list was read: what it did is unknown, so the members are read.
         const gone = goneObject(error);
         if (!gone || !fresh.some((t) => t.equals(gone))) throw error;
         fresh = fresh.filter((t) => !t.equals(gone));
+        this.#membersUnsure = true;
         continue;
       }
+      if (fresh.some((t) => !found.some((o) => o.obj.equals(t)))) this.#membersUnsure = true;
       for (const task of found) {
         if (!MOVE_TASK.test(String(task.props.get('info.descriptionId') ?? ''))) continue;
         this.#moves.set(key(task.obj), this.#own(task.obj));
@@ -532,8 +543,8 @@ export class PropertyMirror {
    */
   async #checkMoves(): Promise<void> {
     const folders = [...this.#folders.values()];
+    this.#stats.memberReads += 1;
     for (;;) {
-      this.#stats.memberReads += 1;
       let found: ObjectProperties[];
       try {
         found = await this.#collector.retrieve([

@@ -248,6 +248,23 @@ describe('describe from an inventory mirror', () => {
     assert.equal(stats().fallbacks, before.fallbacks);
   });
 
+  it('a fault in the read of the recent tasks: a counted fallback to a full read, never a stale answer', async () => {
+    await mirrorReady();
+    const before = stats();
+    const envelope =
+      '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>forged</faultstring><detail><SystemErrorFault xmlns="urn:vim25" xsi:type="SystemError"><reason>forged</reason></SystemErrorFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>';
+    // The drain's only RetrievePropertiesEx with nothing changed is the check (filters, recent tasks).
+    rig.proxy.setRules([
+      { method: 'RetrievePropertiesEx', times: 1, fault: { kind: 'body', status: 500, body: envelope } },
+    ]);
+    const answer = sorted(await mirrored.describe(tags));
+    rig.proxy.setRules([]);
+    assert.deepEqual(answer, sorted(await plain.describe(tags)));
+    assert.equal(stats().fallbacks, before.fallbacks + 1, 'counted');
+    await waitForRebuild(before.builds);
+    await same();
+  });
+
   it('a session terminated mid-life: the filter died with it, the read falls back (counted) and the mirror is built again', async () => {
     await mirrorReady();
     const before = stats();
@@ -289,8 +306,7 @@ describe('describe from an inventory mirror', () => {
     await mirrorReady();
     const before = stats();
     const mirror = mirrored.mirrors!.list().find((m) => m.state === 'ready')!;
-    // The last filter is the VM folder's (the first watches the task stream).
-    await mirrored.client.session.invoke('DestroyPropertyFilter', { _this: mirror.filters.at(-1) });
+    await mirrored.client.session.invoke('DestroyPropertyFilter', { _this: mirror.filters[0] });
     await plain.label((await plain.describe(tags))[0]!.ID, { after: 'filter-gone' });
     const answer = await same();
     assert.ok(answer.some((d) => d.Tags.after === 'filter-gone'));
