@@ -173,6 +173,13 @@ function recentTasks(manager: ObjectProperties | undefined): ManagedObjectRefere
     : [];
 }
 
+/** Adds a folder's `childEntity`, as read, to `members`. */
+function addChildren(members: Map<string, ManagedObjectReference>, folder: ObjectProperties): void {
+  for (const child of (folder.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
+    members.set(key(child), child);
+  }
+}
+
 /** The object a `ManagedObjectNotFound` names, if that is what `error` is. */
 function goneObject(error: unknown): ManagedObjectReference | undefined {
   const obj = error instanceof VimFault && error.is('ManagedObjectNotFound') ? error.detail.obj : undefined;
@@ -377,12 +384,7 @@ export class PropertyMirror {
     }
     // Before the filters: a move that ends after their first read is new to the first drain.
     if (this.#folders.size > 0 && content.taskManager) {
-      const [manager] = await this.#collector.retrieve([
-        {
-          propSet: [{ type: 'TaskManager', pathSet: ['recentTask'] }],
-          objectSet: [{ obj: content.taskManager, skip: false }],
-        },
-      ]);
+      const [manager] = await this.#collector.properties([content.taskManager], ['recentTask']);
       this.#taskManager = content.taskManager;
       await this.#seeTasks(recentTasks(manager));
     }
@@ -512,12 +514,7 @@ export class PropertyMirror {
     while (fresh.length > 0) {
       let found: ObjectProperties[];
       try {
-        found = await this.#collector.retrieve([
-          {
-            propSet: [{ type: 'Task', pathSet: ['info.descriptionId'] }],
-            objectSet: fresh.map((obj) => ({ obj, skip: false })),
-          },
-        ]);
+        found = await this.#collector.properties(fresh, ['info.descriptionId']);
       } catch (error) {
         // Forgotten since the list was read: what it did is unknown, so the members are read.
         const gone = goneObject(error);
@@ -570,12 +567,7 @@ export class PropertyMirror {
         const state = read?.props.get('info.state');
         if (!read || state === 'success' || state === 'error') this.#moveDone(id);
       }
-      for (const object of found) {
-        if (object.obj.type !== 'Folder') continue;
-        for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
-          members.set(key(child), child);
-        }
-      }
+      for (const object of found) if (object.obj.type === 'Folder') addChildren(members, object);
       this.#membersUnsure = false;
       await this.#reconcile(members);
       return;
@@ -623,10 +615,8 @@ export class PropertyMirror {
         filters = (object.props.get('filter') as ManagedObjectReference[] | undefined) ?? [];
       } else if (manager && object.obj.equals(manager)) {
         recent = recentTasks(object);
-      } else {
-        for (const child of (object.props.get('childEntity') as ManagedObjectReference[] | undefined) ?? []) {
-          members?.set(key(child), child);
-        }
+      } else if (members) {
+        addChildren(members, object);
       }
     }
     const missing = this.#filters.filter((f) => !filters?.some((g) => g.equals(f)));
