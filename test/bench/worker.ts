@@ -53,13 +53,29 @@ if (!sdkUrl || !thumbprint) {
   process.exit(2);
 }
 
-const provider = new VSphereInstanceProvider({
+/** vcsim and where to build: every provider of this worker. */
+const connection = {
   url: sdkUrl,
   username: 'user',
   password: 'pass',
   tls: { thumbprint },
   datacenter: 'DC0',
   datastore: 'LocalDS_0',
+};
+
+/** Waits until `target` has a mirror and none is still building; the time it took, in ms. */
+async function mirrorsBuilt(target: InstanceType<typeof VSphereInstanceProvider>): Promise<number> {
+  const started = performance.now();
+  const list = () => target.mirrors?.list() ?? [];
+  while (list().length === 0 || list().some((m) => m.state === 'building')) {
+    if (performance.now() - started > 600_000) throw new Error('the mirror was not built in 10 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - started;
+}
+
+const provider = new VSphereInstanceProvider({
+  ...connection,
   // P3 runs with the per-host build limit at the provider's default (8) unless this sets it.
   ...(process.env.BENCH_BUILDS_PER_HOST !== undefined
     ? { maxConcurrentBuildsPerHost: Number(process.env.BENCH_BUILDS_PER_HOST) }
@@ -202,14 +218,7 @@ async function serve(req: Request): Promise<Answer> {
       // One VM of the group re-labelled by another client (its annotation changes).
       const id = firstIds.get(req.group!);
       if (!id) throw new Error(`no describe of ${req.group} was made yet: no VM to change`);
-      changer ??= new VSphereInstanceProvider({
-        url: sdkUrl,
-        username: 'user',
-        password: 'pass',
-        tls: { thumbprint },
-        datacenter: 'DC0',
-        describeMirror: false,
-      });
+      changer ??= new VSphereInstanceProvider({ ...connection, describeMirror: false });
       touches += 1;
       await changer.label(id, { 'bench.touch': String(touches) });
       return { id };
@@ -238,15 +247,7 @@ async function serve(req: Request): Promise<Answer> {
       // timed, its first describe is; then the wait for its mirror, so that the background build
       // does not run into the next measured read; then it is closed.
       const group = req.group!;
-      const fresh = new VSphereInstanceProvider({
-        url: sdkUrl,
-        username: 'user',
-        password: 'pass',
-        tls: { thumbprint },
-        datacenter: 'DC0',
-        datastore: 'LocalDS_0',
-        describeMirror: true,
-      });
+      const fresh = new VSphereInstanceProvider({ ...connection, describeMirror: true });
       try {
         await fresh.client.connect();
         const calls = fresh.client.transport.requestCount;
@@ -254,19 +255,13 @@ async function serve(req: Request): Promise<Answer> {
         const found = await fresh.describe({ 'infrakit.group': group });
         const ms = performance.now() - started;
         const calledDuring = fresh.client.transport.requestCount - calls;
-        const building = performance.now();
-        const list = () => fresh.mirrors?.list() ?? [];
-        while (list().length === 0 || list().some((m) => m.state === 'building')) {
-          if (performance.now() - building > 600_000)
-            throw new Error('the mirror was not built in 10 minutes');
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        const builtMs = await mirrorsBuilt(fresh);
         return {
           ms,
           calls: calledDuring,
           count: found.length,
-          builtMs: performance.now() - building,
-          states: list().map((m) => m.state),
+          builtMs,
+          states: (fresh.mirrors?.list() ?? []).map((m) => m.state),
         };
       } finally {
         await fresh.close();
@@ -295,17 +290,9 @@ async function serve(req: Request): Promise<Answer> {
       return { file: writeHeapSnapshot(req.file) };
     }
     case 'mirrorReady': {
-      const started = performance.now();
-      const list = () => provider.mirrors?.list() ?? [];
-      while (list().length === 0 || list().some((m) => m.state === 'building')) {
-        if (performance.now() - started > 600_000) throw new Error('the mirror was not built in 10 minutes');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return {
-        ms: performance.now() - started,
-        states: list().map((m) => m.state),
-        objects: list().map((m) => m.size),
-      };
+      const ms = await mirrorsBuilt(provider);
+      const list = provider.mirrors?.list() ?? [];
+      return { ms, states: list.map((m) => m.state), objects: list.map((m) => m.size) };
     }
     case 'floor': {
       const body = describeBodies.get(req.group!);

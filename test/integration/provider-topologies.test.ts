@@ -92,9 +92,8 @@ describe('two datacenters', () => {
 describe('stand-alone ESXi host', () => {
   let sim: Vcsim;
   let p: VSphereInstanceProvider;
-  before(async () => {
-    sim = await Vcsim.start({ esx: true });
-    p = new VSphereInstanceProvider({
+  const hostProvider = (extra: { describeMirror?: boolean } = {}) =>
+    new VSphereInstanceProvider({
       url: sim.sdkUrl,
       username: 'root',
       password: 'p',
@@ -103,7 +102,11 @@ describe('stand-alone ESXi host', () => {
       network: 'VM Network',
       keepAliveMs: 0,
       shutdownTimeoutMs: 0,
+      ...extra,
     });
+  before(async () => {
+    sim = await Vcsim.start({ esx: true });
+    p = hostProvider();
   });
   after(async () => {
     await p?.close();
@@ -136,17 +139,7 @@ describe('stand-alone ESXi host', () => {
   });
 
   it('a describe mirror on a host: answers what a full read does, from the mirror, without reading the folder members when nothing moved', async () => {
-    const mirrored = new VSphereInstanceProvider({
-      url: sim.sdkUrl,
-      username: 'root',
-      password: 'p',
-      tls: { thumbprint: sim.certificate!.sha256 },
-      datastore: 'LocalDS_0',
-      network: 'VM Network',
-      keepAliveMs: 0,
-      shutdownTimeoutMs: 0,
-      describeMirror: true,
-    });
+    const mirrored = hostProvider({ describeMirror: true });
     try {
       const props = { ISOPath: 'linuxkit.iso', Hostname: 'localhost.localdomain' };
       const id = await p.provision({ Tags: tags('esx-m'), Properties: props });
