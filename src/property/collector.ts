@@ -22,8 +22,10 @@ export interface PartedReadOptions extends RetrieveOptions {
   concurrency?: number;
 }
 
-const DEFAULT_PART_SIZE = 2_000;
-const DEFAULT_PART_CONCURRENCY = 3;
+/** @internal Objects per read of {@link PropertyCollector.propertiesMapped} (the benchmark's floor copies it). */
+export const DEFAULT_PART_SIZE = 2_000;
+/** @internal Reads in flight of {@link PropertyCollector.propertiesMapped}. */
+export const DEFAULT_PART_CONCURRENCY = 3;
 
 /** One object's properties as a path → value map, with the paths vCenter could not read. */
 export interface ObjectProperties {

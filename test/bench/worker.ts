@@ -199,13 +199,18 @@ async function serve(req: Request): Promise<Answer> {
       lastRetrieve = undefined;
       const calls = transport.requestCount;
       const bytes = bytesIn;
+      const cpu = process.cpuUsage();
       const started = performance.now();
       const found = await provider.describe({ 'infrakit.group': group });
       const ms = performance.now() - started;
+      // The process's CPU during the describe (user + system, every thread: GC and JIT included).
+      const used = process.cpuUsage(cpu);
+      const cpuMs = (used.user + used.system) / 1000;
       if (lastRetrieve) describeBodies.set(group, lastRetrieve);
       if (!firstIds.has(group) && found[0]) firstIds.set(group, found[0].ID);
       return {
         ms,
+        cpuMs,
         wireMs: lastRetrieveWireMs,
         calls: transport.requestCount - calls,
         bytes: bytesIn - bytes,

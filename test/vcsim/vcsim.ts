@@ -99,6 +99,10 @@ export class Vcsim {
   get port(): number {
     return Number(this.url.port);
   }
+  /** The vcsim process, while it runs (benchmarks read its CPU time). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
   get isEsx(): boolean {
     return this.options.esx === true;
   }

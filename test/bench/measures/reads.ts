@@ -4,8 +4,10 @@
  * of a process describing a big group. The groups are built straight into vcsim (lib/groups.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_PART_CONCURRENCY, DEFAULT_PART_SIZE } from '../../../src/property/collector.ts';
 import { Vcsim } from '../../vcsim/vcsim.ts';
 import { ensureBuilt } from '../lib/build.ts';
 import {
@@ -21,7 +23,7 @@ import {
 } from '../lib/context.ts';
 import { prepareGroup } from '../lib/groups.ts';
 import type { Answer, LineProcess } from '../lib/line-process.ts';
-import { RawSoap } from '../lib/raw-soap.ts';
+import { RawSoap, SOAP_ENVELOPE_HEAD, SOAP_ENVELOPE_TAIL } from '../lib/raw-soap.ts';
 import { addRatio, addSeries, addTarget, type MeasureResult, newResult } from '../lib/report.ts';
 import { fmt, median } from '../lib/stats.ts';
 
@@ -517,6 +519,75 @@ async function p8(
 }
 
 /**
+ * CPU time (user + system, ms) a process has used so far, from /proc; undefined where there is no
+ * /proc (the figures that need it are then left out).
+ */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    // USER_HZ is 100 on every Linux the benchmark runs on.
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The wire floor of a mirrored cold describe: the requests the library makes for it (the group
+ * folder's `name`, `parent` and `childEntity`, then its VMs by reference in parts, as
+ * `PropertyCollector.propertiesMapped` splits them), over hand-written HTTPS, every answer read
+ * to its end and thrown away. What a client that took no time at all to decode would pay.
+ */
+async function coldReadFloor(
+  sim: Vcsim,
+  group: string,
+): Promise<{ read: () => Promise<void>; close: () => Promise<void> }> {
+  const soap = new RawSoap(sim.sdkUrl);
+  await soap.login();
+  const folder = await soap.findByPath(`${DC}/vm/${group}`);
+  if (!folder) throw new Error(`no folder ${DC}/vm/${group}`);
+  const pc = soap.content.propertyCollector;
+  const wrap = (body: string) => `${SOAP_ENVELOPE_HEAD}${body}${SOAP_ENVELOPE_TAIL}`;
+  const head = wrap(
+    `<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">${pc}</_this><specSet><propSet><type>Folder</type><pathSet>name</pathSet><pathSet>parent</pathSet><pathSet>childEntity</pathSet></propSet><objectSet><obj type="Folder">${folder.value}</obj><skip>false</skip></objectSet></specSet><options/></RetrievePropertiesEx>`,
+  );
+  const paths = ['name', 'config.annotation', 'guest.ipAddress']
+    .map((p) => `<pathSet>${p}</pathSet>`)
+    .join('');
+  const vms = (await soap.childEntities(folder.value)).filter((c) => c.type === 'VirtualMachine');
+  const parts: string[] = [];
+  for (let at = 0; at < vms.length; at += DEFAULT_PART_SIZE) {
+    const objects = vms
+      .slice(at, at + DEFAULT_PART_SIZE)
+      .map((vm) => `<objectSet><obj type="VirtualMachine">${vm.value}</obj><skip>false</skip></objectSet>`)
+      .join('');
+    parts.push(
+      wrap(
+        `<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">${pc}</_this><specSet><propSet><type>VirtualMachine</type>${paths}</propSet>${objects}<reportMissingObjectsInResults>true</reportMissingObjectsInResults></specSet><options/></RetrievePropertiesEx>`,
+      ),
+    );
+  }
+  const post = async (envelope: string) => {
+    const answer = await soap.postDiscard(envelope);
+    if (answer.status !== 200) throw new Error(`floor read: HTTP ${answer.status}`);
+  };
+  return {
+    read: async () => {
+      await post(head);
+      let next = 0;
+      const worker = async () => {
+        while (next < parts.length) await post(parts[next++]!);
+      };
+      await Promise.all(Array.from({ length: Math.min(DEFAULT_PART_CONCURRENCY, parts.length) }, worker));
+    },
+    close: () => soap.logout(),
+  };
+}
+
+/**
  * P8, repeated cold describes of an `n`-VM group: per round, in a rotating order, the govmomi
  * full read (the peer of the target), the warm library worker's full read (mirror off), the first
  * describe of a fresh mirrored worker process (JIT cold: what a provider that just started pays)
@@ -540,29 +611,60 @@ async function p8Cold(
   const mirrorEnv = { ...process.env, INFRAKIT_VSPHERE_DESCRIBE_MIRROR: '1' };
   // The provider-in-a-warm-process side runs in a worker of its own, warmed by one untimed round.
   const warmProcess = await startOurs(ctx, sim, 'cold-provider', mirrorEnv);
+  const floor = await coldReadFloor(sim, group);
   try {
     await ours.ask({ op: 'describe', group });
     await peer.ask({ op: 'describe', group, datacenter: DC });
+    await floor.read();
     check(await warmProcess.ask({ op: 'coldDescribe', group }, 1_800_000), 'cold provider (warm-up)');
     const series = {
       peer: [] as number[],
       full: [] as number[],
+      floor: [] as number[],
       process: [] as number[],
       processBuilt: [] as number[],
       provider: [] as number[],
       providerBuilt: [] as number[],
       baseline: [] as number[],
+      /** vcsim's CPU during one read: the peer's, the floor's, the fresh process's cold describe. */
+      simPeer: [] as number[],
+      simFloor: [] as number[],
+      simProcess: [] as number[],
+      /** The fresh process's own CPU during its cold describe. */
+      clientProcess: [] as number[],
+    };
+    /** Runs `read`, adding vcsim's CPU during it to `into` when /proc tells. */
+    const simCpu = async <T>(into: number[], read: () => Promise<T>): Promise<T> => {
+      const before = processCpuMs(sim.pid);
+      const answer = await read();
+      const after = processCpuMs(sim.pid);
+      if (before !== undefined && after !== undefined) into.push(after - before);
+      return answer;
     };
     // BENCH_P8_COLD_BASELINE=<dir>: fresh processes on another copy of src/ too, in the same
     // rounds (a before/after comparison on one vcsim, under the same load).
     const baseline = process.env.BENCH_P8_COLD_BASELINE;
-    const sides = ['peer', 'full', 'process', 'provider', ...(baseline ? ['baseline' as const] : [])];
+    const sides = [
+      'peer',
+      'full',
+      'floor',
+      'process',
+      'provider',
+      ...(baseline ? ['baseline' as const] : []),
+    ];
     for (let round = 0; round < ctx.config.p8Cold; round++) {
       for (let k = 0; k < sides.length; k++) {
         const side = sides[(round + k) % sides.length]!;
         if (side === 'peer') {
-          const a = check(await peer.ask({ op: 'describe', group, datacenter: DC }), 'peer full read');
+          const a = check(
+            await simCpu(series.simPeer, () => peer.ask({ op: 'describe', group, datacenter: DC })),
+            'peer full read',
+          );
           series.peer.push(num(a, 'ms'));
+        } else if (side === 'floor') {
+          const started = performance.now();
+          await simCpu(series.simFloor, floor.read);
+          series.floor.push(performance.now() - started);
         } else if (side === 'full') {
           const a = check(await ours.ask({ op: 'describe', group }), 'full read');
           series.full.push(num(a, 'ms'));
@@ -570,7 +672,12 @@ async function p8Cold(
           const env = side === 'baseline' ? { ...mirrorEnv, BENCH_LIBRARY: baseline } : mirrorEnv;
           const fresh = await startOurs(ctx, sim, `cold-${side}`, env);
           try {
-            const a = check(await fresh.ask({ op: 'describe', group }, 1_800_000), 'cold process');
+            const a = check(
+              await simCpu(side === 'baseline' ? [] : series.simProcess, () =>
+                fresh.ask({ op: 'describe', group }, 1_800_000),
+              ),
+              'cold process',
+            );
             const built = await fresh.ask({ op: 'mirrorReady' }, 1_800_000);
             if (!(built.states as string[]).every((s) => s === 'ready'))
               throw new Error(`mirror not ready: ${JSON.stringify(built.states)}`);
@@ -579,6 +686,7 @@ async function p8Cold(
             } else {
               series.process.push(num(a, 'ms'));
               series.processBuilt.push(num(built, 'ms'));
+              series.clientProcess.push(num(a, 'cpuMs'));
             }
           } finally {
             await fresh.stop();
@@ -616,6 +724,39 @@ async function p8Cold(
     );
     addRatio(result, `${tag}: cold (fresh provider) / peer full read`, series.provider, series.peer);
     addRatio(result, `${tag}: library full read / peer full read`, series.full, series.peer);
+    addSeries(result, `${tag}: wire floor of the cold read (answers discarded)`, 'ms', series.floor);
+    const floorVsPeer = addRatio(
+      result,
+      `${tag}: wire floor of the cold read / peer full read`,
+      series.floor,
+      series.peer,
+    );
+    addSeries(
+      result,
+      `${tag}: CPU of the fresh process during its cold describe`,
+      'ms',
+      series.clientProcess,
+    );
+    if (series.simProcess.length > 0) {
+      addSeries(result, `${tag}: vcsim CPU during the peer's full read`, 'ms', series.simPeer);
+      addSeries(result, `${tag}: vcsim CPU during the floor's read`, 'ms', series.simFloor);
+      addSeries(
+        result,
+        `${tag}: vcsim CPU during the cold describe (fresh process)`,
+        'ms',
+        series.simProcess,
+      );
+      // vcsim and the client share this machine's cores: no cold describe can end before both
+      // have had their CPU time, even with every core busy all the way through.
+      const cores = availableParallelism();
+      const bound = (median(series.simProcess) + median(series.clientProcess)) / cores;
+      result.notes.push(
+        `N=${n}: vcsim needs ${fmt(median(series.simProcess))} ms of CPU for the cold describe's reads ` +
+          `and the fresh process ${fmt(median(series.clientProcess))} ms; on ${cores} cores that is at least ` +
+          `${fmt(bound)} ms of wall time, ${fmt(bound / median(series.peer))}× the peer's full read, with every ` +
+          `core busy throughout (the wire floor alone, no decoding: ${fmt(floorVsPeer)}×)`,
+      );
+    }
     if (baseline) {
       addSeries(
         result,
@@ -642,5 +783,6 @@ async function p8Cold(
     );
   } finally {
     await warmProcess.stop();
+    await floor.close();
   }
 }
