@@ -40,8 +40,8 @@ export interface Config {
    */
   p8Plateau: number;
   /**
-   * P8: rounds of cold describes per size (env BENCH_P8_COLD; 0: only the one cold describe of
-   * each variant): each round a govmomi full read, a full read of the warm library worker, the
+   * P8: rounds of cold describes per size (env BENCH_P8_COLD; 0, the default of a full run: only
+   * the one cold describe of each variant; 1 in a quick run): each round a govmomi full read, a full read of the warm library worker, the
    * first describe of a fresh mirrored worker process and that of a fresh mirrored provider in a
    * warm process, in a rotating order.
    */
@@ -56,13 +56,14 @@ export interface Config {
 function p8Env(
   sizes: number[],
   plateau: number,
+  coldRounds: number,
 ): Pick<Config, 'p8Sizes' | 'p8NoCheck' | 'p8Plateau' | 'p8Cold' | 'p8ColdOnly'> {
   const given = (process.env.BENCH_P8_SIZES ?? '')
     .split(',')
     .map((s) => Number(s.trim()))
     .filter((n) => Number.isInteger(n) && n > 0);
   const describes = Number(process.env.BENCH_P8_PLATEAU ?? plateau);
-  const cold = Number(process.env.BENCH_P8_COLD ?? 0);
+  const cold = Number(process.env.BENCH_P8_COLD ?? coldRounds);
   return {
     p8Sizes: given.length > 0 ? given : sizes,
     p8NoCheck: process.env.BENCH_P8_NOCHECK !== '0',
@@ -88,7 +89,8 @@ export function makeConfig(quick: boolean, noBuild: boolean): Config {
       p5Size: 1000,
       p5Reps: 2,
       p6Reps: 5,
-      ...p8Env([300], 0),
+      // One cold round, so that the smoke run keeps the cold rounds and their floors working.
+      ...p8Env([300], 0, 1),
       noBuild,
     };
   }
@@ -106,7 +108,7 @@ export function makeConfig(quick: boolean, noBuild: boolean): Config {
     p5Size: 10000,
     p5Reps: 5,
     p6Reps: 15,
-    ...p8Env([1000, 10000], 0),
+    ...p8Env([1000, 10000], 0, 0),
     noBuild,
   };
 }
