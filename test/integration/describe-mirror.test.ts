@@ -1,7 +1,7 @@
 /**
  * Describe answered from an inventory mirror: every answer equals a full read's (a provider with
- * the mirror off), after changes by another client (rename, re-annotation, a VM moved out of the
- * folder, destroyed, a new VM), after the session was terminated, the collector destroyed from
+ * the mirror off), after changes by another client (rename, re-annotation, a new guest IP, a VM
+ * moved out of the folder, destroyed, a new VM), after the session was terminated, the collector destroyed from
  * outside and vCenter restarted; the mirror is dropped when idle and on close. What fell back to
  * a full read is counted.
  */
@@ -99,6 +99,23 @@ describe('describe from an inventory mirror', () => {
     await plain.label(ids[0]!, { role: 'db' });
     const relabelled = (await same()).find((d) => d.ID === ids[0]);
     assert.equal(relabelled?.Tags.role, 'db');
+
+    // Re-addressed: the guest reports another IP (vcsim takes it from a SET.guest.ipAddress key).
+    const before = (await same()).find((d) => d.ID === ids[1]);
+    assert.notEqual(before?.Tags.guestIP, '10.99.0.7');
+    await task('ReconfigVM_Task', {
+      _this: await vmRef(ids[1]!),
+      spec: {
+        _type: 'VirtualMachineConfigSpec',
+        extraConfig: [{ _type: 'OptionValue', key: 'SET.guest.ipAddress', value: '10.99.0.7' }],
+      },
+    });
+    assert.equal(
+      (await rig.admin.collector.property(await vmRef(ids[1]!), 'guest.ipAddress')) as string,
+      '10.99.0.7',
+    );
+    const readdressed = (await same()).find((d) => d.ID === ids[1]);
+    assert.equal(readdressed?.Tags.guestIP, '10.99.0.7');
 
     // Renamed by another client: the new name is the ID.
     await task('Rename_Task', { _this: await vmRef(ids[1]!), newName: `${ids[1]}-renamed` });
