@@ -1,9 +1,9 @@
 /**
  * Describe answered from an inventory mirror: every answer equals a full read's (a provider with
  * the mirror off), after changes by another client (rename, re-annotation, a new guest IP, a VM
- * moved out of the folder, destroyed, a new VM), after the session was terminated, the collector destroyed from
- * outside and vCenter restarted; the mirror is dropped when idle and on close. What fell back to
- * a full read is counted.
+ * moved out of the folder, destroyed, a new VM), after the session was terminated, the collector
+ * destroyed from outside and vCenter restarted; the mirror is dropped when idle and on close.
+ * What fell back to a full read is counted.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -101,8 +101,8 @@ describe('describe from an inventory mirror', () => {
     assert.equal(relabelled?.Tags.role, 'db');
 
     // Re-addressed: the guest reports another IP (vcsim takes it from a SET.guest.ipAddress key).
-    const before = (await same()).find((d) => d.ID === ids[1]);
-    assert.notEqual(before?.Tags.guestIP, '10.99.0.7');
+    const earlier = (await same()).find((d) => d.ID === ids[1]);
+    assert.notEqual(earlier?.Tags.guestIP, '10.99.0.7');
     await task('ReconfigVM_Task', {
       _this: await vmRef(ids[1]!),
       spec: {

@@ -41,9 +41,9 @@ export interface Config {
   p8Plateau: number;
   /**
    * P8: rounds of cold describes per size (env BENCH_P8_COLD; 0, the default of a full run: only
-   * the one cold describe of each variant; 1 in a quick run): each round a govmomi full read, a full read of the warm library worker, the
-   * first describe of a fresh mirrored worker process and that of a fresh mirrored provider in a
-   * warm process, in a rotating order.
+   * the one cold describe of each variant; 1 in a quick run): each round a govmomi full read, a
+   * full read of the warm library worker, the first describe of a fresh mirrored worker process
+   * and that of a fresh mirrored provider in a warm process, in a rotating order.
    */
   p8Cold: number;
   /** P8: only the cold rounds, not the variants (env BENCH_P8_COLD_ONLY=1). */
